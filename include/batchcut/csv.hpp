@@ -1,0 +1,39 @@
+// An RFC 4180 CSV reader: quoted fields may hold commas, doubled quotes and newlines;
+// LF or CRLF line ends; a UTF-8 BOM is skipped. Rows carry the line they start on.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace batchcut {
+
+struct CsvRow {
+  std::size_t line = 0;  // 1-based line the record starts on
+  std::vector<std::string> fields;
+};
+
+struct CsvError {
+  std::size_t line = 0;
+  std::string message;
+};
+
+// Pull reader over text that stays alive while the reader is used.
+class CsvReader {
+ public:
+  explicit CsvReader(std::string_view text);
+  // Reads the next record into `row`. Returns false at the end or on a syntax error
+  // (then error() says what). Blank lines are skipped when skip_blank_lines is true.
+  bool next(CsvRow& row);
+  const std::optional<CsvError>& error() const { return error_; }
+  bool skip_blank_lines = true;
+
+ private:
+  std::string_view text_;
+  std::size_t pos_ = 0;
+  std::size_t line_ = 1;
+  std::optional<CsvError> error_;
+};
+
+}  // namespace batchcut

@@ -1,0 +1,115 @@
+// The ledger: an append-only JSON Lines file recording every job, every attempt's
+// dispatch and outcome, and each job's final state. It is what resume and replay read.
+//
+// Record shapes (one JSON object per line; "ts" is ISO 8601 UTC):
+//   {"type":"job","ts":..,"projectId":..,"liveVideoId":..,"videoVisibilityOptionId":1,
+//    "fromMilisecond":..|null,"toMilisecond":..|null,"dateTimeFrom":..|null,"dateTimeTo":..|null,
+//    "label":".."}
+//   {"type":"dispatch","ts":..,"projectId":..,"liveVideoId":..,"attempt":N,"op":"cut"|"reconcile"}
+//   {"type":"outcome","ts":..,"projectId":..,"liveVideoId":..,"attempt":N,"op":..,
+//    "httpStatus":503|0,"error":"..","verdict":"success|retry|permanent|fatal|..","elapsedMs":N}
+//   {"type":"state","ts":..,"projectId":..,"liveVideoId":..,"state":"succeeded|failed|...",
+//    "videoPublicId":..|null,"attempts":N,"httpStatus":N,"error":"..","messages":[..]}
+// The API key never appears in it.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "batchcut/diagnostic.hpp"
+#include "batchcut/job.hpp"
+
+namespace batchcut {
+
+enum class JobState { pending, succeeded, failed, retry_exhausted, in_doubt };
+
+const char* to_string(JobState s);
+std::optional<JobState> parse_job_state(std::string_view s);
+
+// Everything the ledger knows about one job, folded from its records.
+struct JobRecord {
+  JobSpec spec;
+  JobState state = JobState::pending;
+  int attempts = 0;             // stop-and-cut attempts dispatched so far
+  int http_status = 0;          // of the last outcome (0: none, or a transport error)
+  std::string video_public_id;  // set when succeeded
+  std::string error;            // last error text
+  std::vector<std::string> messages;  // API messages of the final outcome
+  bool in_flight = false;       // a dispatch without an outcome: the process died mid-attempt
+  bool has_final = false;       // a "state" record was written for it
+};
+
+struct LedgerContents {
+  std::vector<JobRecord> jobs;                        // in the order first seen
+  std::unordered_map<std::string, std::size_t> index;  // JobSpec::key() -> position in jobs
+  Diagnostics errors;          // corruption other than a torn last line
+  bool torn_tail = false;      // the last line was incomplete (a crash mid-write)
+  std::size_t torn_tail_offset = 0;  // byte offset where the torn line starts
+
+  const JobRecord* find(const std::string& key) const;
+};
+
+// Reads a ledger. A missing file is an empty ledger. A torn last line is reported via
+// torn_tail (not an error); any other bad line is an error naming FILE:LINE: field.
+LedgerContents read_ledger(const std::filesystem::path& path);
+
+enum class LedgerSync { group_commit, none };
+
+struct LedgerError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The single writer of a ledger. Holds an advisory lock (flock) for its lifetime, so a
+// second writer fails at once with LedgerError. Appends are thread-safe and buffered;
+// a background thread writes them and fdatasync()s in groups (group commit).
+class LedgerWriter {
+ public:
+  // Opens (creating if needed) and locks the ledger. If `truncate_torn_tail_at` is set,
+  // the file is first cut back to that offset (repairing a torn last line).
+  // Throws LedgerError when locked by another process or on I/O failure.
+  static std::unique_ptr<LedgerWriter> open(const std::filesystem::path& path, LedgerSync sync,
+                                            std::optional<std::size_t> truncate_torn_tail_at = {});
+  ~LedgerWriter();  // flushes and syncs what was appended
+
+  using Seq = std::uint64_t;
+
+  Seq append_job(const JobSpec& spec);
+  Seq append_dispatch(const JobSpec& spec, int attempt, std::string_view op);
+  Seq append_outcome(const JobSpec& spec, int attempt, std::string_view op, int http_status,
+                     std::string_view error, std::string_view verdict, std::int64_t elapsed_ms);
+  Seq append_state(const JobRecord& record);
+
+  // Calls `done` (on the writer's thread) once every record up to `seq` is durable
+  // (written and, with group_commit, fdatasync'd). Called at once if it already is.
+  void when_durable(Seq seq, std::function<void()> done);
+
+  // Blocks until all appended records are durable. Throws LedgerError on I/O failure.
+  void flush();
+
+  // Set once an I/O error happened; later appends are dropped and callbacks still run.
+  std::optional<std::string> failure() const;
+
+  class Impl;
+
+ private:
+  explicit LedgerWriter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The default ledger path: beside the manifest, named after it with .ledger.jsonl
+// (jobs.yaml -> jobs.ledger.jsonl).
+std::filesystem::path default_ledger_path(const std::filesystem::path& manifest);
+
+// Export: one row per job with projectId, liveVideoId, label, state, videoPublicId,
+// attempts, httpStatus, error. CSV has a header row and RFC 4180 quoting.
+std::string export_csv(const LedgerContents& ledger);
+std::string export_jsonl(const LedgerContents& ledger);
+
+}  // namespace batchcut

@@ -1,0 +1,33 @@
+// Reading a manifest (YAML or CSV) into validated jobs. The whole manifest is validated
+// before anything is sent; every problem is reported as FILE:LINE: field: message.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "batchcut/diagnostic.hpp"
+#include "batchcut/job.hpp"
+
+namespace batchcut {
+
+enum class ManifestFormat { detect, yaml, csv };
+
+// "yaml"/"yml" -> yaml, "csv" -> csv; anything else -> nullopt.
+std::optional<ManifestFormat> parse_manifest_format(std::string_view name);
+
+struct Manifest {
+  std::vector<JobSpec> jobs;  // only meaningful when errors is empty
+  Diagnostics errors;         // every problem found, in file order
+  bool ok() const { return errors.empty(); }
+};
+
+// Reads and validates a manifest file. `detect` picks the format from the extension
+// (.yaml, .yml, .csv); an unknown extension is an error. I/O errors become diagnostics.
+Manifest load_manifest(const std::filesystem::path& path, ManifestFormat format);
+
+// Same, from text already in memory; `file_name` is used in the diagnostics.
+Manifest parse_manifest(std::string_view text, ManifestFormat format, const std::string& file_name);
+
+}  // namespace batchcut

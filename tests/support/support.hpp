@@ -1,0 +1,38 @@
+// Helpers shared by the integration tests: temporary folders, files, running binaries.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace batchcut::test {
+
+// A fresh folder under the system temp dir, removed when it goes out of scope.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+void write_file(const std::filesystem::path& path, const std::string& text);
+std::string read_file(const std::filesystem::path& path);
+
+struct ProcessResult {
+  int exit_code = -1;  // 128+signal when killed by a signal
+  std::string out;     // stdout
+  std::string err;     // stderr
+};
+
+// Runs a program with arguments and extra environment ("NAME=value"); waits for it,
+// killing it after `timeout_seconds` (a hang guard, reported as exit code -2).
+ProcessResult run_process(const std::string& program, const std::vector<std::string>& args,
+                          const std::vector<std::string>& env = {}, int timeout_seconds = 120);
+
+}  // namespace batchcut::test
