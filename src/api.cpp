@@ -1,0 +1,307 @@
+#include "batchcut/api.hpp"
+
+#include <boost/json.hpp>
+#include <charconv>
+
+#include "batchcut/time_util.hpp"
+
+namespace batchcut {
+
+namespace json = boost::json;
+
+std::string BaseUrl::to_string() const {
+  return std::string(tls ? "https://" : "http://") + host_header() + path_prefix;
+}
+
+std::string BaseUrl::host_header() const {
+  const bool v6 = host.find(':') != std::string::npos;
+  std::string h = v6 ? "[" + host + "]" : host;
+  if (port != (tls ? 443 : 80)) h += ":" + std::to_string(port);
+  return h;
+}
+
+std::optional<BaseUrl> parse_base_url(std::string_view text, std::string* error) {
+  auto fail = [&](const std::string& why) -> std::optional<BaseUrl> {
+    if (error) *error = why;
+    return std::nullopt;
+  };
+  BaseUrl url;
+  if (text.starts_with("https://")) {
+    text.remove_prefix(8);
+  } else if (text.starts_with("http://")) {
+    url.tls = false;
+    url.port = 80;
+    text.remove_prefix(7);
+  } else {
+    return fail("must start with http:// or https://");
+  }
+  const auto slash = text.find('/');
+  std::string_view authority = text.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? "" : text.substr(slash);
+  if (authority.find('@') != std::string_view::npos)
+    return fail("must not carry credentials; use VP_API_KEY or --api-key-file");
+  std::string_view port_text;
+  if (authority.starts_with("[")) {  // [v6]:port
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) return fail("unclosed '[' in host");
+    url.host = std::string(authority.substr(1, close - 1));
+    auto rest = authority.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return fail("junk after ']'");
+      port_text = rest.substr(1);
+    }
+  } else {
+    const auto colon = authority.rfind(':');
+    url.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
+  }
+  if (url.host.empty()) return fail("has no host");
+  if (!port_text.empty() || authority.ends_with(":")) {
+    unsigned p = 0;
+    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), p);
+    if (ec != std::errc{} || end != port_text.data() + port_text.size() || p == 0 || p > 65535)
+      return fail("has a bad port '" + std::string(port_text) + "'");
+    url.port = static_cast<std::uint16_t>(p);
+  }
+  if (path.find_first_of("?#") != std::string_view::npos)
+    return fail("must not have a query or fragment");
+  while (path.ends_with("/")) path.remove_suffix(1);
+  url.path_prefix = std::string(path);
+  return url;
+}
+
+std::string stop_and_cut_target(const BaseUrl& base, const JobSpec& job) {
+  // Ids are validated to [A-Za-z0-9_-], so they need no percent-encoding.
+  return base.path_prefix + "/api/v2/" + job.project_id + "/live-videos/" + job.live_video_id +
+         "/stop-and-cut";
+}
+
+std::string live_video_target(const BaseUrl& base, const JobSpec& job) {
+  return base.path_prefix + "/api/v1/" + job.project_id + "/live-videos/" + job.live_video_id;
+}
+
+std::string stop_and_cut_body(const JobSpec& job) {
+  // Built by hand: every value is a number, null, or a date we formatted ourselves.
+  std::string body;
+  body.reserve(160);
+  auto quoted = [](utc_time t) { return "\"" + format_api_time(t) + "\""; };
+  const bool dt = job.range == RangeKind::datetime;
+  const bool ms = job.range == RangeKind::ms;
+  body += "{\"dateTimeFrom\":";
+  body += dt ? quoted(job.from_time) : "null";
+  body += ",\"dateTimeTo\":";
+  body += dt ? quoted(job.to_time) : "null";
+  body += ",\"fromMilisecond\":";
+  body += ms ? std::to_string(job.from_ms) : "null";
+  body += ",\"toMilisecond\":";
+  body += ms ? std::to_string(job.to_ms) : "null";
+  body += ",\"videoVisibilityOptionId\":";
+  body += std::to_string(static_cast<int>(job.visibility));
+  body += "}";
+  return body;
+}
+
+const char* to_string(TransportError e) {
+  switch (e) {
+    case TransportError::none: return "none";
+    case TransportError::resolve: return "resolve";
+    case TransportError::connect: return "connect";
+    case TransportError::tls_handshake: return "tls_handshake";
+    case TransportError::tls_verify: return "tls_verify";
+    case TransportError::write: return "write";
+    case TransportError::timeout: return "timeout";
+    case TransportError::closed: return "closed";
+    case TransportError::protocol: return "protocol";
+    case TransportError::too_large: return "too_large";
+  }
+  return "?";
+}
+
+const char* to_string(Verdict v) {
+  switch (v) {
+    case Verdict::success: return "success";
+    case Verdict::retry: return "retry";
+    case Verdict::permanent: return "permanent";
+    case Verdict::fatal: return "fatal";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr std::size_t max_messages = 10;
+constexpr std::size_t max_message_length = 500;
+
+std::string clip(std::string_view s) {
+  std::string out(s.substr(0, max_message_length));
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+  return out;
+}
+
+// What the envelope says, when the body is one. Never throws.
+struct Envelope {
+  bool is_json_object = false;
+  std::string video_public_id;
+  std::vector<std::string> messages;
+};
+
+void collect_messages(const json::value* v, std::vector<std::string>& out) {
+  if (!v || !v->is_array()) return;
+  for (const auto& m : v->get_array()) {
+    if (out.size() >= max_messages) return;
+    if (m.is_string()) {
+      out.push_back(clip(m.get_string()));
+    } else if (m.is_object()) {  // {"message": ".."} or {"code":..,"description":..}
+      for (const char* key : {"message", "description", "errorMessage"}) {
+        if (auto* s = m.get_object().if_contains(key); s && s->is_string()) {
+          out.push_back(clip(s->get_string()));
+          break;
+        }
+      }
+    }
+  }
+}
+
+Envelope read_envelope(std::string_view body) {
+  Envelope env;
+  json::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec || !v.is_object()) return env;
+  env.is_json_object = true;
+  const auto& obj = v.get_object();
+  if (auto* result = obj.if_contains("result"); result && result->is_object()) {
+    if (auto* id = result->get_object().if_contains("videoPublicId"); id && id->is_string())
+      env.video_public_id = std::string(id->get_string());
+  }
+  collect_messages(obj.if_contains("errors"), env.messages);
+  collect_messages(obj.if_contains("messages"), env.messages);
+  return env;
+}
+
+bool plausible_id(std::string_view id) {
+  if (id.empty() || id.size() > 256) return false;
+  for (unsigned char c : id)
+    if (c < 0x21 || c > 0x7e) return false;
+  return true;
+}
+
+std::string reason_phrase(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 408: return "Request Timeout";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "";
+  }
+}
+
+}  // namespace
+
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,
+                                                           std::chrono::system_clock::time_point now) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (value.empty()) return std::nullopt;
+  long long seconds = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+  if (ec == std::errc{} && end == value.data() + value.size()) {
+    if (seconds < 0) return std::nullopt;
+    // A day is plenty; a larger value is more likely a bug than a wish.
+    seconds = std::min<long long>(seconds, 86400);
+    return std::chrono::seconds(seconds);
+  }
+  if (auto date = parse_http_date(value)) {
+    auto delta = std::chrono::duration_cast<std::chrono::milliseconds>(*date - now);
+    if (delta.count() < 0) delta = std::chrono::milliseconds(0);
+    return std::min<std::chrono::milliseconds>(delta, std::chrono::hours(24));
+  }
+  return std::nullopt;
+}
+
+Classification classify(const AttemptResult& r, std::chrono::system_clock::time_point now) {
+  Classification c;
+  if (r.status == 0) {  // no HTTP answer at all
+    c.error = std::string(to_string(r.error)) + (r.error_text.empty() ? "" : ": " + r.error_text);
+    switch (r.error) {
+      case TransportError::tls_verify:
+        c.verdict = Verdict::fatal;
+        return c;
+      case TransportError::resolve:
+      case TransportError::connect:
+      case TransportError::tls_handshake:
+      case TransportError::write:
+        // Nothing complete reached the server: safe to send again.
+        c.verdict = Verdict::retry;
+        c.ambiguous = r.request_sent;
+        return c;
+      default:
+        // Timeout, drop or garbage after the request left: the cut may have happened.
+        c.verdict = Verdict::retry;
+        c.ambiguous = r.request_sent;
+        return c;
+    }
+  }
+
+  const Envelope env = read_envelope(r.body);
+  c.messages = env.messages;
+  const std::string phrase = reason_phrase(r.status);
+  c.error = "HTTP " + std::to_string(r.status) + (phrase.empty() ? "" : " " + phrase);
+  if (!env.messages.empty()) c.error += ": " + env.messages.front();
+  if (r.error != TransportError::none) c.error += " (" + std::string(to_string(r.error)) + ")";
+
+  const int s = r.status;
+  if (s == 200 || s == 201) {
+    if (r.error == TransportError::none && plausible_id(env.video_public_id)) {
+      c.verdict = Verdict::success;
+      c.video_public_id = env.video_public_id;
+      c.error.clear();
+      return c;
+    }
+    // The server says it acted, but we cannot read the id: the cut probably happened.
+    c.verdict = Verdict::retry;
+    c.ambiguous = true;
+    c.error += env.is_json_object ? ": success without a videoPublicId" : ": unreadable body";
+    return c;
+  }
+  if (s == 429 || s == 503) c.retry_after = parse_retry_after(r.retry_after, now);
+  switch (s) {
+    case 401:
+      c.verdict = Verdict::fatal;
+      return c;
+    case 429:  // rate limited before reaching the backend
+    case 408:  // the server gave up reading our request
+      c.verdict = Verdict::retry;
+      return c;
+    case 500:
+    case 502:
+    case 503:
+    case 504:
+      c.verdict = Verdict::retry;
+      c.ambiguous = true;
+      return c;
+    default:
+      // 400, 403, 404 and every other answer: this job will not succeed by repeating it.
+      c.verdict = Verdict::permanent;
+      return c;
+  }
+}
+
+std::optional<bool> parse_can_stop_and_cut(std::string_view body) {
+  json::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  auto* result = v.get_object().if_contains("result");
+  if (!result || !result->is_object()) return std::nullopt;
+  auto* flag = result->get_object().if_contains("canStopAndCut");
+  if (!flag || !flag->is_bool()) return std::nullopt;
+  return flag->get_bool();
+}
+
+}  // namespace batchcut

@@ -1,0 +1,223 @@
+// The wire contract: URLs, request bodies, and what each kind of answer means.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "batchcut/api.hpp"
+#include "batchcut/time_util.hpp"
+
+using namespace batchcut;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+namespace {
+
+JobSpec job(RangeKind kind) {
+  JobSpec j;
+  j.project_id = "proj_1";
+  j.live_video_id = "lv-42";
+  j.visibility = Visibility::password;
+  j.range = kind;
+  if (kind == RangeKind::ms) {
+    j.from_ms = 1000;
+    j.to_ms = 2147483647;
+  }
+  if (kind == RangeKind::datetime) {
+    j.from_time = *parse_iso8601("2024-05-23T20:09:29.8106349");
+    j.to_time = *parse_iso8601("2024-05-23T22:09:29+02:00");
+  }
+  return j;
+}
+
+AttemptResult answer(int status, std::string body, std::string retry_after = "") {
+  AttemptResult r;
+  r.request_sent = true;
+  r.status = status;
+  r.body = std::move(body);
+  r.retry_after = std::move(retry_after);
+  return r;
+}
+
+AttemptResult transport_error(TransportError e, bool sent) {
+  AttemptResult r;
+  r.error = e;
+  r.request_sent = sent;
+  return r;
+}
+
+const char* ok_body =
+    R"({"success":true,"errors":[],"messages":[],"result":{"videoPublicId":"vjsabc123"},"resultInfo":null,"statusCode":200})";
+const char* varnish_503 =
+    "<!DOCTYPE html>\n<html><head><title>503 Backend fetch failed</title></head><body>"
+    "<h1>Error 503 Backend fetch failed</h1><p>Guru Meditation:</p><p>XID: 12345</p></body></html>";
+
+}  // namespace
+
+TEST(BaseUrlTest, ParsesSchemesPortsAndPrefixes) {
+  auto u = parse_base_url("https://livestream.vp.gjirafa.tech");
+  ASSERT_TRUE(u);
+  EXPECT_TRUE(u->tls);
+  EXPECT_EQ(u->host, "livestream.vp.gjirafa.tech");
+  EXPECT_EQ(u->port, 443);
+  EXPECT_EQ(u->host_header(), "livestream.vp.gjirafa.tech");
+
+  u = parse_base_url("http://127.0.0.1:8080/proxy/");
+  ASSERT_TRUE(u);
+  EXPECT_FALSE(u->tls);
+  EXPECT_EQ(u->port, 8080);
+  EXPECT_EQ(u->path_prefix, "/proxy");
+  EXPECT_EQ(u->host_header(), "127.0.0.1:8080");
+  EXPECT_EQ(u->to_string(), "http://127.0.0.1:8080/proxy");
+
+  u = parse_base_url("https://[::1]:9443");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->host, "::1");
+  EXPECT_EQ(u->host_header(), "[::1]:9443");
+}
+
+TEST(BaseUrlTest, RejectsWhatItCannotUse) {
+  std::string why;
+  EXPECT_FALSE(parse_base_url("ftp://x", &why));
+  EXPECT_NE(why.find("http"), std::string::npos);
+  EXPECT_FALSE(parse_base_url("https://", &why));
+  EXPECT_FALSE(parse_base_url("https://host:99999", &why));
+  EXPECT_FALSE(parse_base_url("https://host:", &why));
+  EXPECT_FALSE(parse_base_url("https://user:secret@host", &why));
+  EXPECT_EQ(why.find("secret"), std::string::npos);  // never echo a credential
+  EXPECT_FALSE(parse_base_url("https://host/x?y=1", &why));
+}
+
+TEST(Request, TargetsFollowTheApi) {
+  auto base = *parse_base_url("https://h");
+  EXPECT_EQ(stop_and_cut_target(base, job(RangeKind::whole)),
+            "/api/v2/proj_1/live-videos/lv-42/stop-and-cut");
+  EXPECT_EQ(live_video_target(base, job(RangeKind::whole)), "/api/v1/proj_1/live-videos/lv-42");
+  auto prefixed = *parse_base_url("http://h:1/gw");
+  EXPECT_EQ(stop_and_cut_target(prefixed, job(RangeKind::whole)),
+            "/gw/api/v2/proj_1/live-videos/lv-42/stop-and-cut");
+}
+
+TEST(Request, MillisecondBodySendsDatesAsNull) {
+  const auto v = json::parse(stop_and_cut_body(job(RangeKind::ms)));
+  const auto& o = v.as_object();
+  EXPECT_EQ(o.size(), 5u);
+  EXPECT_TRUE(o.at("dateTimeFrom").is_null());
+  EXPECT_TRUE(o.at("dateTimeTo").is_null());
+  EXPECT_EQ(o.at("fromMilisecond").as_int64(), 1000);
+  EXPECT_EQ(o.at("toMilisecond").as_int64(), 2147483647);
+  EXPECT_EQ(o.at("videoVisibilityOptionId").as_int64(), 3);
+}
+
+TEST(Request, DatetimeBodySendsUtcMillisecondsAndNullOffsets) {
+  const auto v = json::parse(stop_and_cut_body(job(RangeKind::datetime)));
+  const auto& o = v.as_object();
+  EXPECT_EQ(o.at("dateTimeFrom").as_string(), "2024-05-23T20:09:29.810Z");
+  EXPECT_EQ(o.at("dateTimeTo").as_string(), "2024-05-23T20:09:29.000Z");  // +02:00 -> UTC
+  EXPECT_TRUE(o.at("fromMilisecond").is_null());
+  EXPECT_TRUE(o.at("toMilisecond").is_null());
+}
+
+TEST(Request, WholeStreamBodyIsAllNullButVisibility) {
+  EXPECT_EQ(stop_and_cut_body(job(RangeKind::whole)),
+            R"({"dateTimeFrom":null,"dateTimeTo":null,"fromMilisecond":null,"toMilisecond":null,"videoVisibilityOptionId":3})");
+}
+
+TEST(Classify, SuccessNeedsAVideoPublicId) {
+  auto c = classify(answer(200, ok_body));
+  EXPECT_EQ(c.verdict, Verdict::success);
+  EXPECT_EQ(c.video_public_id, "vjsabc123");
+  EXPECT_EQ(classify(answer(201, ok_body)).verdict, Verdict::success);
+
+  for (const char* body : {"", "{}", "{\"result\":null}", "{\"result\":{\"videoPublicId\":42}}",
+                           "{\"result\":{\"videoPublicId\":\"\"}}", "[1,2]", "{\"result\":{\"videoPub",
+                           "<html>ok</html>"}) {
+    auto bad = classify(answer(200, body));
+    EXPECT_EQ(bad.verdict, Verdict::retry) << body;
+    EXPECT_TRUE(bad.ambiguous) << body;  // the server may well have cut
+    EXPECT_TRUE(bad.video_public_id.empty());
+  }
+}
+
+TEST(Classify, PermanentErrorsKeepTheApiMessages) {
+  auto c = classify(answer(400, R"({"success":false,"errors":["Live video cannot be stopped"],"messages":[],"result":null,"statusCode":400})"));
+  EXPECT_EQ(c.verdict, Verdict::permanent);
+  ASSERT_EQ(c.messages.size(), 1u);
+  EXPECT_EQ(c.messages[0], "Live video cannot be stopped");
+  EXPECT_NE(c.error.find("400"), std::string::npos);
+  EXPECT_EQ(classify(answer(403, "")).verdict, Verdict::permanent);
+  EXPECT_EQ(classify(answer(404, "<html>nope</html>")).verdict, Verdict::permanent);
+  EXPECT_EQ(classify(answer(409, "")).verdict, Verdict::permanent);
+}
+
+TEST(Classify, UnauthorizedStopsTheRun) {
+  EXPECT_EQ(classify(answer(401, "")).verdict, Verdict::fatal);
+  EXPECT_EQ(classify(transport_error(TransportError::tls_verify, false)).verdict, Verdict::fatal);
+}
+
+TEST(Classify, ServerErrorsAreRetriedAndInDoubt) {
+  for (int s : {500, 502, 503, 504}) {
+    auto c = classify(answer(s, s == 503 ? varnish_503 : ""));
+    EXPECT_EQ(c.verdict, Verdict::retry) << s;
+    EXPECT_TRUE(c.ambiguous) << s;
+  }
+}
+
+TEST(Classify, RateLimitIsRetriedAndNotInDoubt) {
+  auto c = classify(answer(429, "", "7"));
+  EXPECT_EQ(c.verdict, Verdict::retry);
+  EXPECT_FALSE(c.ambiguous);
+  ASSERT_TRUE(c.retry_after);
+  EXPECT_EQ(*c.retry_after, 7s);
+}
+
+TEST(Classify, RetryAfterAsHttpDateIsRelativeToNow) {
+  const auto now = std::chrono::sys_seconds{std::chrono::sys_days{std::chrono::year{2026} / 11 / 26}} + 10h;
+  auto c = classify(answer(503, varnish_503, format_http_date(now + 90s)), now);
+  ASSERT_TRUE(c.retry_after);
+  EXPECT_EQ(*c.retry_after, 90s);
+  // A date in the past means "now"; garbage means no floor at all.
+  EXPECT_EQ(*classify(answer(429, "", format_http_date(now - 5s)), now).retry_after, 0s);
+  EXPECT_FALSE(classify(answer(429, "", "soon")).retry_after);
+  EXPECT_FALSE(classify(answer(429, "", "-3")).retry_after);
+}
+
+TEST(Classify, TransportFailuresAreAmbiguousOnlyOnceTheRequestLeft) {
+  for (auto e : {TransportError::connect, TransportError::resolve, TransportError::tls_handshake,
+                 TransportError::write}) {
+    auto c = classify(transport_error(e, false));
+    EXPECT_EQ(c.verdict, Verdict::retry) << to_string(e);
+    EXPECT_FALSE(c.ambiguous) << to_string(e);
+  }
+  for (auto e : {TransportError::timeout, TransportError::closed, TransportError::protocol}) {
+    EXPECT_TRUE(classify(transport_error(e, true)).ambiguous) << to_string(e);
+    EXPECT_FALSE(classify(transport_error(e, false)).ambiguous) << to_string(e);
+  }
+}
+
+TEST(Classify, TruncatedSuccessIsNotASuccess) {
+  auto r = answer(200, R"({"success":true,"result":{"videoPublicId":"vjs1"}})");
+  r.error = TransportError::closed;  // the body arrived, but the connection broke mid-answer
+  auto c = classify(r);
+  EXPECT_EQ(c.verdict, Verdict::retry);
+  EXPECT_TRUE(c.ambiguous);
+}
+
+TEST(Classify, HugeOrHostileBodiesAreClipped) {
+  std::string many = R"({"errors":[)";
+  for (int i = 0; i < 1000; ++i) many += (i ? "," : "") + std::string("\"") + std::string(2000, 'x') + "\"";
+  many += "]}";
+  auto c = classify(answer(400, many));
+  EXPECT_LE(c.messages.size(), 10u);
+  for (const auto& m : c.messages) EXPECT_LE(m.size(), 500u);
+  auto ctl = classify(answer(400, "{\"errors\":[\"a\\nb\\u0001c\"]}"));
+  ASSERT_EQ(ctl.messages.size(), 1u);
+  EXPECT_EQ(ctl.messages[0], "a b c");
+}
+
+TEST(LiveVideo, ReadsCanStopAndCut) {
+  EXPECT_EQ(parse_can_stop_and_cut(R"({"result":{"canStopAndCut":false,"liveStatus":"Offline"}})"), false);
+  EXPECT_EQ(parse_can_stop_and_cut(R"({"result":{"canStopAndCut":true}})"), true);
+  EXPECT_FALSE(parse_can_stop_and_cut(R"({"result":{"canStopAndCut":"no"}})"));
+  EXPECT_FALSE(parse_can_stop_and_cut("<html>"));
+  EXPECT_FALSE(parse_can_stop_and_cut(""));
+}
