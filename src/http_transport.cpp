@@ -1,0 +1,259 @@
+// The real transport: Beast HTTP/1.1 over TCP or TLS, one keep-alive stream per Connection.
+#include <openssl/ssl.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <variant>
+
+#include "batchcut/transport.hpp"
+
+namespace batchcut {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto token = asio::as_tuple(asio::use_awaitable);
+
+bool is_ip_literal(const std::string& host) {
+  boost::system::error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+bool is_verify_failure(const boost::system::error_code& ec) {
+  if (ec.category() != asio::error::get_ssl_category()) return false;
+  return ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_CERTIFICATE_VERIFY_FAILED;
+}
+
+class HttpTransport;
+
+class HttpConnection final : public Connection {
+ public:
+  explicit HttpConnection(HttpTransport& transport);
+  asio::awaitable<AttemptResult> round_trip(const HttpRequest& request,
+                                            std::chrono::milliseconds timeout) override;
+
+ private:
+  using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+
+  beast::tcp_stream& lowest() {
+    return tls_ ? beast::get_lowest_layer(*tls_) : *plain_;
+  }
+  void close() {
+    if (tls_) beast::get_lowest_layer(*tls_).close();
+    if (plain_) plain_->close();
+    tls_.reset();
+    plain_.reset();
+    connected_ = false;
+  }
+  asio::awaitable<bool> ensure_connected(std::chrono::milliseconds timeout, AttemptResult& r);
+  template <class Stream>
+  asio::awaitable<void> exchange(Stream& stream, const HttpRequest& request,
+                                 std::chrono::milliseconds timeout, AttemptResult& r);
+
+  HttpTransport& transport_;
+  std::optional<tls_stream> tls_;
+  std::optional<beast::tcp_stream> plain_;
+  beast::flat_buffer buffer_;
+  bool connected_ = false;
+};
+
+class HttpTransport final : public Transport {
+ public:
+  HttpTransport(asio::any_io_executor executor, TransportOptions options)
+      : executor_(std::move(executor)),
+        options_(std::move(options)),
+        tls_context_(ssl::context::tls_client) {
+    if (options_.base.tls) {
+      tls_context_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                               ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                               ssl::context::no_tlsv1_1);
+      tls_context_.set_default_verify_paths();
+      if (options_.ca_file) {
+        boost::system::error_code ec;
+        tls_context_.load_verify_file(options_.ca_file->string(), ec);
+        if (ec)
+          throw std::runtime_error("cannot load CA file " + options_.ca_file->string() + ": " +
+                                   ec.message());
+      }
+      tls_context_.set_verify_mode(ssl::verify_peer);
+    }
+  }
+
+  std::unique_ptr<Connection> make_connection() override {
+    return std::make_unique<HttpConnection>(*this);
+  }
+  std::size_t connections_opened() const override { return connections_opened_; }
+
+  // Resolves once and caches: thousands of reconnects must not each hit the resolver.
+  asio::awaitable<boost::system::error_code> endpoints(tcp::resolver::results_type& out) {
+    if (!resolved_.empty()) {
+      out = resolved_;
+      co_return boost::system::error_code{};
+    }
+    tcp::resolver resolver(executor_);
+    auto [ec, results] = co_await resolver.async_resolve(
+        options_.base.host, std::to_string(options_.base.port), token);
+    if (!ec) resolved_ = results;
+    out = results;
+    co_return ec;
+  }
+
+  asio::any_io_executor executor_;
+  TransportOptions options_;
+  ssl::context tls_context_;
+  tcp::resolver::results_type resolved_;
+  std::size_t connections_opened_ = 0;
+};
+
+HttpConnection::HttpConnection(HttpTransport& transport) : transport_(transport) {}
+
+asio::awaitable<bool> HttpConnection::ensure_connected(std::chrono::milliseconds timeout,
+                                                       AttemptResult& r) {
+  if (connected_) co_return true;
+  close();
+  tcp::resolver::results_type endpoints;
+  if (auto ec = co_await transport_.endpoints(endpoints)) {
+    r.error = TransportError::resolve;
+    r.error_text = ec.message();
+    co_return false;
+  }
+  const auto& opts = transport_.options_;
+  if (opts.base.tls)
+    tls_.emplace(transport_.executor_, transport_.tls_context_);
+  else
+    plain_.emplace(transport_.executor_);
+
+  // Connect, within the attempt's timeout.
+  lowest().expires_after(timeout);
+  auto [ec, ep] = co_await lowest().async_connect(endpoints, token);
+  if (ec) {
+    r.error = TransportError::connect;
+    r.error_text = "connect to " + opts.base.host_header() + ": " + ec.message();
+    close();
+    co_return false;
+  }
+  lowest().socket().set_option(tcp::no_delay(true));
+  ++transport_.connections_opened_;
+
+  if (tls_) {
+    // SNI (not for IP literals), then verify the peer's chain and its name.
+    if (!is_ip_literal(opts.base.host) &&
+        !SSL_set_tlsext_host_name(tls_->native_handle(), opts.base.host.c_str())) {
+      r.error = TransportError::tls_handshake;
+      r.error_text = "cannot set SNI";
+      close();
+      co_return false;
+    }
+    tls_->set_verify_callback(ssl::host_name_verification(opts.base.host));
+    lowest().expires_after(timeout);
+    auto [hs_ec] = co_await tls_->async_handshake(ssl::stream_base::client, token);
+    if (hs_ec) {
+      r.error = is_verify_failure(hs_ec) ? TransportError::tls_verify : TransportError::tls_handshake;
+      r.error_text = "TLS handshake with " + opts.base.host_header() + ": " + hs_ec.message();
+      if (r.error == TransportError::tls_verify) {
+        const long verify = SSL_get_verify_result(tls_->native_handle());
+        if (verify != X509_V_OK)
+          r.error_text += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+      }
+      close();
+      co_return false;
+    }
+  }
+  buffer_.clear();
+  connected_ = true;
+  co_return true;
+}
+
+template <class Stream>
+asio::awaitable<void> HttpConnection::exchange(Stream& stream, const HttpRequest& request,
+                                               std::chrono::milliseconds timeout, AttemptResult& r) {
+  const auto& opts = transport_.options_;
+  http::request<http::string_body> req{request.post ? http::verb::post : http::verb::get,
+                                       request.target, 11};
+  req.set(http::field::host, opts.base.host_header());
+  req.set(http::field::user_agent, opts.user_agent);
+  req.set(http::field::accept, "application/json");
+  if (!opts.authorization.empty()) req.set(http::field::authorization, opts.authorization);
+  if (request.post) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = request.body;
+  }
+  req.keep_alive(true);
+  req.prepare_payload();
+
+  // Send the request; the timeout covers the whole exchange.
+  lowest().expires_after(timeout);
+  auto [write_ec, written] = co_await http::async_write(stream, req, token);
+  if (write_ec) {
+    r.error = write_ec == beast::error::timeout ? TransportError::timeout : TransportError::write;
+    r.error_text = "write: " + write_ec.message();
+    close();
+    co_return;
+  }
+  r.request_sent = true;
+
+  // Read the answer, with a cap on its body.
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(opts.max_body);
+  auto [read_ec, read] = co_await http::async_read(stream, buffer_, parser, token);
+  if (parser.is_header_done()) {
+    r.status = static_cast<int>(parser.get().result_int());
+    if (auto it = parser.get().find(http::field::retry_after); it != parser.get().end())
+      r.retry_after = std::string(it->value());
+  }
+  if (read_ec) {
+    if (read_ec == beast::error::timeout)
+      r.error = TransportError::timeout;
+    else if (read_ec == http::error::body_limit)
+      r.error = TransportError::too_large;
+    else if (read_ec == http::error::end_of_stream || read_ec == asio::error::eof ||
+             read_ec == asio::error::connection_reset || read_ec == http::error::partial_message ||
+             read_ec == ssl::error::stream_truncated)
+      r.error = TransportError::closed;
+    else
+      r.error = TransportError::protocol;
+    r.error_text = "read: " + read_ec.message();
+    // Keep what arrived: a header without its body still says something.
+    if (parser.is_header_done()) r.body = std::move(parser.get().body());
+    close();
+    co_return;
+  }
+  r.body = std::move(parser.get().body());
+  if (!parser.get().keep_alive()) close();
+}
+
+asio::awaitable<AttemptResult> HttpConnection::round_trip(const HttpRequest& request,
+                                                          std::chrono::milliseconds timeout) {
+  AttemptResult r;
+  const auto start = std::chrono::steady_clock::now();
+  if (co_await ensure_connected(timeout, r)) {
+    if (tls_)
+      co_await exchange(*tls_, request, timeout, r);
+    else
+      co_await exchange(*plain_, request, timeout, r);
+  }
+  r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  co_return r;
+}
+
+}  // namespace
+
+std::unique_ptr<Transport> make_http_transport(asio::any_io_executor executor,
+                                               TransportOptions options) {
+  return std::make_unique<HttpTransport>(std::move(executor), std::move(options));
+}
+
+}  // namespace batchcut
