@@ -3,7 +3,10 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
+#include <deque>
 #include <optional>
+#include <string>
 
 namespace batchcut {
 
@@ -41,6 +44,64 @@ class TokenBucket {
   double burst_;
   std::chrono::nanoseconds interval_{0};
   std::optional<steady_time> tat_;  // theoretical arrival time of the next request
+};
+
+// AIMD on the request rate: a throttle signal (429, or 503) halves it, at most once per
+// `cooldown` so one burst of refusals counts once; each success adds target/20 back, up to
+// the target. The rate never drops below target * floor_fraction.
+class AdaptiveRate {
+ public:
+  explicit AdaptiveRate(double target, double floor_fraction = 0.02,
+                        std::chrono::milliseconds cooldown = std::chrono::milliseconds(1000));
+  bool enabled() const { return target_ > 0; }
+  double current() const { return current_; }
+  // Both return the new rate.
+  double on_throttle(steady_time now);
+  double on_success();
+
+ private:
+  double target_;
+  double floor_;
+  double current_;
+  std::chrono::milliseconds cooldown_;
+  std::optional<steady_time> last_decrease_;
+};
+
+// Envoy's retry budget: retries may hold at most `percent` of the in-flight slots (at
+// least one), so a failing API sees the load of first attempts, not a multiple of it.
+class RetryBudget {
+ public:
+  RetryBudget(int concurrency, double percent);
+  int limit() const { return limit_; }
+  int in_use() const { return in_use_; }
+  bool try_acquire();
+  void release();
+
+ private:
+  int limit_;
+  int in_use_ = 0;
+};
+
+// Stops a run that is failing: after `max_failures` failed attempts in all, or when the
+// failure share of the last `window` attempts reaches `max_rate` (0..1; judged only once
+// the window is full). A failed attempt is any that did not succeed.
+class HaltPolicy {
+ public:
+  HaltPolicy(std::optional<std::size_t> max_failures, std::optional<double> max_rate,
+             std::size_t window = 100);
+  // Records one attempt; returns true once the run must halt (and stays true).
+  bool record(bool failed);
+  bool tripped() const { return !reason_.empty(); }
+  const std::string& reason() const { return reason_; }
+
+ private:
+  std::optional<std::size_t> max_failures_;
+  std::optional<double> max_rate_;
+  std::size_t window_;
+  std::deque<bool> recent_;
+  std::size_t recent_failures_ = 0;
+  std::size_t failures_ = 0;
+  std::string reason_;
 };
 
 }  // namespace batchcut

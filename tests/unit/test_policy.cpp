@@ -111,3 +111,78 @@ TEST(TokenBucket, RateChangeTakesEffectForLaterReservations) {
   EXPECT_EQ(b.reserve(t0()) - t0(), 200ms);  // already owed at the old interval
   EXPECT_EQ(b.reserve(t0()) - t0(), 700ms);
 }
+
+TEST(AdaptiveRateTest, HalvesOnThrottleOncePerCooldownAndFloors) {
+  AdaptiveRate a(100, 0.02, 1000ms);
+  EXPECT_EQ(a.on_throttle(t0()), 50);
+  EXPECT_EQ(a.on_throttle(t0() + 10ms), 50);  // the same burst of refusals
+  EXPECT_EQ(a.on_throttle(t0() + 1000ms), 25);
+  for (int i = 0; i < 20; ++i) a.on_throttle(t0() + std::chrono::seconds(2 + i));
+  EXPECT_EQ(a.current(), 2);  // 2 % of the target, never zero
+}
+
+TEST(AdaptiveRateTest, ClimbsBackAdditivelyToTheTargetAndNoFurther) {
+  AdaptiveRate a(100);
+  a.on_throttle(t0());  // 50
+  EXPECT_EQ(a.on_success(), 55);
+  for (int i = 0; i < 8; ++i) a.on_success();
+  EXPECT_EQ(a.current(), 95);
+  EXPECT_EQ(a.on_success(), 100);
+  EXPECT_EQ(a.on_success(), 100);
+}
+
+TEST(AdaptiveRateTest, UnlimitedHasNothingToAdapt) {
+  AdaptiveRate a(0);
+  EXPECT_FALSE(a.enabled());
+  EXPECT_EQ(a.on_throttle(t0()), 0);
+  EXPECT_EQ(a.on_success(), 0);
+}
+
+TEST(RetryBudgetTest, TwentyPercentOfSlotsAtLeastOne) {
+  EXPECT_EQ(RetryBudget(8, 20).limit(), 1);
+  EXPECT_EQ(RetryBudget(64, 20).limit(), 12);
+  EXPECT_EQ(RetryBudget(1, 20).limit(), 1);
+  EXPECT_EQ(RetryBudget(10, 100).limit(), 10);
+}
+
+TEST(RetryBudgetTest, AFullBudgetRefusesUntilReleased) {
+  RetryBudget b(10, 20);  // 2 slots
+  EXPECT_TRUE(b.try_acquire());
+  EXPECT_TRUE(b.try_acquire());
+  EXPECT_FALSE(b.try_acquire());
+  EXPECT_EQ(b.in_use(), 2);
+  b.release();
+  EXPECT_TRUE(b.try_acquire());
+  EXPECT_FALSE(b.try_acquire());
+}
+
+TEST(HaltPolicyTest, OffByDefault) {
+  HaltPolicy h({}, {});
+  for (int i = 0; i < 1000; ++i) EXPECT_FALSE(h.record(true));
+}
+
+TEST(HaltPolicyTest, TripsAfterNFailures) {
+  HaltPolicy h(3, {});
+  EXPECT_FALSE(h.record(true));
+  EXPECT_FALSE(h.record(false));
+  EXPECT_FALSE(h.record(true));
+  EXPECT_TRUE(h.record(true));
+  EXPECT_NE(h.reason().find("3 failed attempts"), std::string::npos);
+  EXPECT_TRUE(h.record(false));  // stays tripped
+}
+
+TEST(HaltPolicyTest, RateIsJudgedOverAFullSlidingWindow) {
+  HaltPolicy h({}, 0.5, 10);
+  for (int i = 0; i < 9; ++i) EXPECT_FALSE(h.record(true)) << i;  // window not full yet
+  EXPECT_TRUE(h.record(true));
+  EXPECT_NE(h.reason().find("100% of the last 10"), std::string::npos) << h.reason();
+
+  HaltPolicy g({}, 0.5, 10);
+  // Alternating 4 failures in 10 never trips; old failures slide out.
+  for (int i = 0; i < 100; ++i) EXPECT_FALSE(g.record(i % 5 < 2)) << i;
+  // The last ten were F F S S S F F S S S; each new failure pushes out an old entry.
+  EXPECT_FALSE(g.record(true));  // pushes out an F: still 4 of 10
+  EXPECT_FALSE(g.record(true));  // pushes out an F: still 4 of 10
+  EXPECT_TRUE(g.record(true));   // pushes out an S: 5 of 10
+
+}
