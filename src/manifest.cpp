@@ -1,8 +1,673 @@
-// STUB: replaced by the manifest work.
+// Manifest reading and validation. Both formats turn each job into a RawJob (one slot per
+// field, holding the text as written and where it was), and one Checker turns RawJobs into
+// JobSpecs, so YAML and CSV get the same rules and the same messages.
 #include "batchcut/manifest.hpp"
-#include <stdexcept>
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "batchcut/csv.hpp"
+#include "batchcut/time_util.hpp"
+
 namespace batchcut {
-std::optional<ManifestFormat> parse_manifest_format(std::string_view) { throw std::logic_error("todo"); }
-Manifest load_manifest(const std::filesystem::path&, ManifestFormat) { throw std::logic_error("todo"); }
-Manifest parse_manifest(std::string_view, ManifestFormat, const std::string&) { throw std::logic_error("todo"); }
+
+namespace {
+
+// ---- the fields ----
+
+enum Field : int { f_project, f_live_video, f_visibility, f_from_ms, f_to_ms, f_dt_from, f_dt_to, f_label };
+constexpr int kFieldCount = 8;
+
+constexpr std::array<std::string_view, kFieldCount> kCanonical = {
+    "projectId",    "liveVideoId",  "videoVisibilityOptionId", "fromMilisecond",
+    "toMilisecond", "dateTimeFrom", "dateTimeTo",              "label"};
+
+struct KnownName {
+  std::string_view name;
+  Field field;
+};
+// The API spells "Milisecond" with one l; the correct spelling is accepted as an alias.
+constexpr std::array<KnownName, 10> kKnown = {{{"projectId", f_project},
+                                               {"liveVideoId", f_live_video},
+                                               {"videoVisibilityOptionId", f_visibility},
+                                               {"fromMilisecond", f_from_ms},
+                                               {"toMilisecond", f_to_ms},
+                                               {"dateTimeFrom", f_dt_from},
+                                               {"dateTimeTo", f_dt_to},
+                                               {"label", f_label},
+                                               {"fromMillisecond", f_from_ms},
+                                               {"toMillisecond", f_to_ms}}};
+
+constexpr std::array<std::string_view, 10> kAllNames = {
+    "projectId",    "liveVideoId",  "videoVisibilityOptionId", "fromMilisecond", "toMilisecond",
+    "dateTimeFrom", "dateTimeTo",   "label",                   "fromMillisecond", "toMillisecond"};
+
+std::optional<Field> lookup(std::string_view name) {
+  for (const auto& k : kKnown)
+    if (k.name == name) return k.field;
+  return std::nullopt;
+}
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Case-insensitive edit distance, for "did you mean" hints.
+std::size_t distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t sub = prev[j - 1] + (lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+template <class Names>
+std::string did_you_mean(std::string_view name, const Names& candidates) {
+  std::string_view best;
+  std::size_t best_d = SIZE_MAX;
+  for (std::string_view c : candidates) {
+    std::size_t d = distance(name, c);
+    if (d < best_d) best_d = d, best = c;
+  }
+  if (best_d <= std::max<std::size_t>(2, best.size() / 3)) return " (did you mean '" + std::string(best) + "'?)";
+  return "";
+}
+
+// Shows a value in a message: quoted, control characters escaped, long values cut.
+std::string show(std::string_view text) {
+  constexpr std::size_t kMax = 60;
+  std::string out = "\"";
+  for (std::size_t i = 0; i < text.size() && i < kMax; ++i) {
+    char c = text[i];
+    if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else if (c == '\t') out += "\\t";
+    else if (c == '"') out += "\\\"";
+    else if (static_cast<unsigned char>(c) < 0x20) out += '?';
+    else out += c;
+  }
+  if (text.size() > kMax) out += "...";
+  return out + "\"";
+}
+
+std::optional<std::int64_t> parse_decimal(std::string_view s) {
+  if (s.empty() || s.size() > 18) {
+    if (s.size() > 18 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return INT64_MAX;  // all digits, just too large: report as out of range
+    return std::nullopt;
+  }
+  std::int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+// ---- raw jobs ----
+
+enum class Kind : std::uint8_t { absent, null, scalar, list, map, bad };
+
+struct Value {
+  Kind kind = Kind::absent;
+  std::string_view text;  // for scalars
+  std::string_view name;  // the field name as written (canonical or alias)
+  std::size_t line = 0;
+};
+
+using RawJob = std::array<Value, kFieldCount>;
+
+bool present(const Value& v) { return v.kind != Kind::absent && v.kind != Kind::null; }
+
+// ---- validation shared by both formats ----
+
+class Checker {
+ public:
+  Checker(const std::string& file, Diagnostics& out) : file_(file), out_(out) {}
+
+  void error(std::size_t line, std::string_view field, std::string message) {
+    out_.push_back(Diagnostic{file_, line, std::string(field), std::move(message)});
+  }
+
+  // Checks one present field's value and stores it in `spec`. A value already reported
+  // (Kind::bad) fails silently. Returns whether it is valid.
+  bool check_value(Field f, const Value& v, JobSpec& spec) {
+    if (v.kind == Kind::bad) return false;
+    switch (f) {
+      case f_project:
+      case f_live_video: {
+        if (!scalar(v, "an id")) return false;
+        if (!valid_job_id(v.text))
+          return fail(v, "must be 1-128 characters from A-Z, a-z, 0-9, '_' and '-', got " + show(v.text));
+        (f == f_project ? spec.project_id : spec.live_video_id).assign(v.text);
+        return true;
+      }
+      case f_visibility: {
+        constexpr const char* kWant = "must be 1 (Public), 2 (Private) or 3 (Password Protected)";
+        if (!scalar(v, kWant)) return false;
+        auto n = parse_decimal(v.text);
+        if (!n || *n < 1 || *n > 3) return fail(v, std::string(kWant) + ", got " + show(v.text));
+        spec.visibility = static_cast<Visibility>(*n);
+        return true;
+      }
+      case f_from_ms:
+      case f_to_ms: {
+        constexpr const char* kWant = "must be a non-negative integer number of milliseconds";
+        if (!scalar(v, kWant)) return false;
+        auto n = parse_decimal(v.text);
+        if (!n) return fail(v, std::string(kWant) + ", got " + show(v.text));
+        if (*n >= (std::int64_t{1} << 31)) return fail(v, "must be below 2147483648, got " + show(v.text));
+        (f == f_from_ms ? spec.from_ms : spec.to_ms) = *n;
+        return true;
+      }
+      case f_dt_from:
+      case f_dt_to: {
+        constexpr const char* kWant = "must be an ISO 8601 date-time such as 2024-05-23T20:09:29.810Z";
+        if (!scalar(v, kWant)) return false;
+        auto t = parse_iso8601(v.text);
+        if (!t) return fail(v, std::string(kWant) + ", got " + show(v.text));
+        (f == f_dt_from ? spec.from_time : spec.to_time) = *t;
+        return true;
+      }
+      case f_label:
+        if (!scalar(v, "must be text")) return false;
+        spec.label.assign(v.text);
+        return true;
+    }
+    return false;
+  }
+
+  // Validates a whole job. `missing_reported` marks required fields whose absence was
+  // already reported once for the whole file (a CSV without that column).
+  void check_job(const RawJob& raw, std::size_t job_line, JobSpec& spec,
+                 const std::array<bool, kFieldCount>& missing_reported) {
+    spec.line = job_line;
+    std::array<bool, kFieldCount> ok{};
+    for (int f = 0; f < kFieldCount; ++f)
+      if (present(raw[f])) ok[f] = check_value(static_cast<Field>(f), raw[f], spec);
+
+    for (Field f : {f_project, f_live_video, f_visibility})
+      if (!present(raw[f]) && !missing_reported[f]) error(job_line, kCanonical[f], "required field is missing");
+
+    const bool any_ms = present(raw[f_from_ms]) || present(raw[f_to_ms]);
+    const bool any_dt = present(raw[f_dt_from]) || present(raw[f_dt_to]);
+    if (any_ms && any_dt) {
+      const Value& v = present(raw[f_dt_from]) ? raw[f_dt_from] : raw[f_dt_to];
+      error(v.line, v.name, "use either fromMilisecond/toMilisecond or dateTimeFrom/dateTimeTo, not both");
+    } else if (any_ms) {
+      check_pair(raw, ok, f_from_ms, f_to_ms, job_line, [&] {
+        if (spec.to_ms <= spec.from_ms) return false;
+        spec.range = RangeKind::ms;
+        return true;
+      });
+    } else if (any_dt) {
+      check_pair(raw, ok, f_dt_from, f_dt_to, job_line, [&] {
+        if (spec.to_time <= spec.from_time) return false;
+        spec.range = RangeKind::datetime;
+        return true;
+      });
+    }
+  }
+
+ private:
+  bool fail(const Value& v, std::string message) {
+    error(v.line, v.name, std::move(message));
+    return false;
+  }
+
+  bool scalar(const Value& v, std::string_view want) {
+    if (v.kind == Kind::scalar) return true;
+    std::string msg(want);
+    if (msg.rfind("must", 0) != 0) msg = "must be " + msg;
+    return fail(v, msg + ", got " + (v.kind == Kind::list ? "a list" : "a mapping"));
+  }
+
+  template <class Ordered>
+  void check_pair(const RawJob& raw, const std::array<bool, kFieldCount>& ok, Field from, Field to,
+                  std::size_t job_line, Ordered ordered) {
+    if (!present(raw[from])) {
+      error(job_line, kCanonical[from], "required when " + std::string(raw[to].name) + " is given");
+    } else if (!present(raw[to])) {
+      error(job_line, kCanonical[to], "required when " + std::string(raw[from].name) + " is given");
+    } else if (ok[from] && ok[to] && !ordered()) {
+      const char* rel = from == f_from_ms ? "must be greater than " : "must be after ";
+      error(raw[to].line, raw[to].name, rel + std::string(raw[from].name));
+    }
+  }
+
+  const std::string& file_;
+  Diagnostics& out_;
+};
+
+// Two jobs for the same live video: found after parsing, when the jobs no longer move,
+// with an open-addressing table of indices (4 bytes a slot, no string copies).
+void find_duplicates(const std::vector<JobSpec>& jobs, const std::string& file, Diagnostics& out) {
+  if (jobs.empty()) return;
+  const std::size_t size = std::bit_ceil(jobs.size() * 2);
+  std::vector<std::uint32_t> table(size, 0);  // index + 1; 0 = empty
+  const std::hash<std::string_view> h;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    const JobSpec& j = jobs[i];
+    if (j.project_id.empty() || j.live_video_id.empty()) continue;  // already reported
+    std::size_t hv = h(j.project_id);
+    hv ^= h(j.live_video_id) + 0x9e3779b97f4a7c15ULL + (hv << 6) + (hv >> 2);
+    for (std::size_t slot = hv & (size - 1);; slot = (slot + 1) & (size - 1)) {
+      if (table[slot] == 0) {
+        table[slot] = static_cast<std::uint32_t>(i + 1);
+        break;
+      }
+      const JobSpec& first = jobs[table[slot] - 1];
+      if (first.project_id == j.project_id && first.live_video_id == j.live_video_id) {
+        out.push_back(Diagnostic{file, j.line, "",
+                                 "duplicate job for " + j.key() + ", first at line " + std::to_string(first.line)});
+        break;
+      }
+    }
+  }
+}
+
+// ---- YAML ----
+
+std::size_t line_of(const YAML::Node& n) { return n.Mark().line >= 0 ? static_cast<std::size_t>(n.Mark().line) + 1 : 0; }
+
+const char* describe(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Scalar: return "a single value";
+    default: return "nothing";
+  }
+}
+
+class YamlReader {
+ public:
+  YamlReader(const std::string& file, Manifest& m) : file_(file), m_(m), check_(file, m.errors) {}
+
+  void read(std::string_view text) {
+    YAML::Node root;
+    try {
+      root = YAML::Load(std::string(text));
+    } catch (const YAML::Exception& e) {
+      std::size_t line = e.mark.line >= 0 ? static_cast<std::size_t>(e.mark.line) + 1 : 0;
+      check_.error(line, "", "YAML syntax error: " + e.msg);
+      return;
+    }
+    if (root.IsNull()) {
+      check_.error(0, "", "no jobs (the manifest is empty)");
+      return;
+    }
+    if (!root.IsMap()) {
+      check_.error(line_of(root), "",
+                   std::string("the top level must be a mapping with a 'jobs' list, got ") + describe(root));
+      return;
+    }
+
+    // (A default-constructed YAML::Node counts as defined, hence the optionals.)
+    std::optional<YAML::Node> defaults_node, jobs_node;
+    std::size_t jobs_line = 0;
+    for (const auto& kv : root) {
+      const std::size_t kline = line_of(kv.first);
+      if (!kv.first.IsScalar()) {
+        check_.error(kline, "", "top-level keys must be plain names");
+        continue;
+      }
+      const std::string& key = kv.first.Scalar();
+      std::optional<YAML::Node>* slot = key == "defaults" ? &defaults_node : key == "jobs" ? &jobs_node : nullptr;
+      if (!slot) {
+        std::string hint = did_you_mean(key, std::array<std::string_view, 2>{"defaults", "jobs"});
+        if (hint.empty() && lookup(key)) hint = " (job fields go under 'defaults' or in each item of 'jobs')";
+        check_.error(kline, key, "unknown top-level key" + hint);
+        continue;
+      }
+      if (*slot) {
+        check_.error(kline, key, "given twice");
+        continue;
+      }
+      slot->emplace(kv.second);
+      if (key == "jobs") jobs_line = kline;
+    }
+
+    RawJob defaults{};
+    if (defaults_node && !defaults_node->IsNull()) {
+      if (!defaults_node->IsMap()) {
+        check_.error(line_of(*defaults_node), "defaults",
+                     std::string("must be a mapping of job fields, got ") + describe(*defaults_node));
+      } else {
+        read_fields(*defaults_node, defaults);
+        // Each default is checked once, here; a bad one is not reported again per job.
+        JobSpec scratch;
+        for (int f = 0; f < kFieldCount; ++f)
+          if (present(defaults[f]) && !check_.check_value(static_cast<Field>(f), defaults[f], scratch))
+            defaults[f].kind = Kind::bad;
+      }
+    }
+
+    if (!jobs_node) {
+      check_.error(0, "", "no jobs (the manifest has no 'jobs' list)");
+      return;
+    }
+    const YAML::Node& jobs = *jobs_node;
+    if (jobs.IsNull() || (jobs.IsSequence() && jobs.size() == 0)) {
+      check_.error(jobs_line, "jobs", "no jobs (the list is empty)");
+      return;
+    }
+    if (!jobs.IsSequence()) {
+      check_.error(line_of(jobs), "jobs", std::string("must be a list of jobs, got ") + describe(jobs));
+      return;
+    }
+
+    m_.jobs.reserve(jobs.size());
+    const std::array<bool, kFieldCount> none{};
+    for (const auto& item : jobs) {
+      const std::size_t line = item.IsNull() ? jobs_line : line_of(item);
+      if (!item.IsMap()) {
+        check_.error(line, "", std::string("a job must be a mapping of fields, got ") + describe(item));
+        continue;
+      }
+      RawJob raw{};
+      read_fields(item, raw);
+      for (int f = 0; f < kFieldCount; ++f) {
+        if (raw[f].kind == Kind::absent && defaults[f].kind != Kind::absent) {
+          raw[f] = defaults[f];
+          raw[f].line = line;  // a problem with an inherited value shows up in this job
+        } else if (raw[f].kind == Kind::null) {
+          raw[f].kind = Kind::absent;  // an explicit null clears a default
+        }
+      }
+      JobSpec spec;
+      check_.check_job(raw, line, spec, none);
+      m_.jobs.push_back(std::move(spec));
+    }
+  }
+
+ private:
+  void read_fields(const YAML::Node& map, RawJob& raw) {
+    for (const auto& kv : map) {
+      const std::size_t kline = line_of(kv.first);
+      if (!kv.first.IsScalar()) {
+        check_.error(kline, "", "field names must be plain names");
+        continue;
+      }
+      const std::string& name = kv.first.Scalar();
+      auto f = lookup(name);
+      if (!f) {
+        check_.error(kline, name, "unknown field" + did_you_mean(name, kAllNames));
+        continue;
+      }
+      Value& v = raw[*f];
+      if (v.kind != Kind::absent) {
+        if (v.name == name)
+          check_.error(kline, name, "given twice (first at line " + std::to_string(v.line) + ")");
+        else
+          check_.error(kline, name,
+                       "same field as " + std::string(v.name) + " (line " + std::to_string(v.line) +
+                           "); give only one spelling");
+        continue;
+      }
+      const YAML::Node& val = kv.second;
+      v.name = name;  // the key string lives as long as the document
+      v.line = kline;
+      switch (val.Type()) {
+        case YAML::NodeType::Scalar: v.kind = Kind::scalar, v.text = val.Scalar(); break;
+        case YAML::NodeType::Sequence: v.kind = Kind::list; break;
+        case YAML::NodeType::Map: v.kind = Kind::map; break;
+        default: v.kind = Kind::null; break;
+      }
+    }
+  }
+
+  const std::string& file_;
+  Manifest& m_;
+  Checker check_;
+};
+
+// ---- CSV ----
+
+// Told, now and then, how far into the text the reader is done; lets a file-backed caller
+// drop pages behind the reader so a huge manifest is never resident all at once.
+using ReleaseFn = std::function<void(std::size_t done_from, std::size_t done_upto)>;
+constexpr std::size_t kReleaseStep = std::size_t{8} << 20;
+
+void read_csv(std::string_view text, const std::string& file, Manifest& m, const ReleaseFn& release) {
+  Checker check(file, m.errors);
+  CsvReader reader(text);
+  CsvRow row;
+  auto syntax_error = [&] {
+    const CsvError& e = *reader.error();
+    check.error(e.line, "", "CSV syntax error: " + e.message);
+  };
+
+  if (!reader.next(row)) {
+    if (reader.error()) syntax_error();
+    else check.error(0, "", "no jobs (the file is empty)");
+    return;
+  }
+
+  // Header: map each column to a field; -1 for columns that are reported and ignored.
+  const std::size_t header_line = row.line;
+  const std::size_t columns = row.fields.size();
+  std::vector<int> column_field(columns, -1);
+  std::vector<std::string> column_name = row.fields;
+  std::array<bool, kFieldCount> has_column{};
+  for (std::size_t i = 0; i < columns; ++i) {
+    const std::string& name = column_name[i];
+    if (name.empty()) {
+      check.error(header_line, "", "column " + std::to_string(i + 1) + " has no name");
+      continue;
+    }
+    auto f = lookup(name);
+    if (!f) {
+      check.error(header_line, name, "unknown column" + did_you_mean(name, kAllNames));
+      continue;
+    }
+    auto same = std::find(column_name.begin(), column_name.begin() + static_cast<std::ptrdiff_t>(i), name);
+    if (same != column_name.begin() + static_cast<std::ptrdiff_t>(i)) {
+      check.error(header_line, name,
+                  "duplicate column (also column " + std::to_string(same - column_name.begin() + 1) + ")");
+      continue;
+    }
+    column_field[i] = *f;
+    has_column[*f] = true;
+  }
+  // A required column missing from the header is reported once, not on every row.
+  std::array<bool, kFieldCount> missing_reported{};
+  for (Field f : {f_project, f_live_video, f_visibility}) {
+    if (!has_column[f]) {
+      check.error(header_line, kCanonical[f], "required column is missing");
+      missing_reported[f] = true;
+    }
+  }
+
+  // One job per line is the common case: reserve once instead of regrowing.
+  // Counted in steps so the pages can be released as the count goes.
+  std::size_t newlines = 0;
+  for (std::size_t at = 0; at < text.size(); at += kReleaseStep) {
+    const auto chunk = text.substr(at, kReleaseStep);
+    newlines += static_cast<std::size_t>(std::count(chunk.begin(), chunk.end(), '\n'));
+    if (release) release(at, at + chunk.size());
+  }
+  m.jobs.reserve(newlines + 1);
+  std::size_t rows = 0;
+  std::size_t released = 0;
+  while (reader.next(row)) {
+    ++rows;
+    if (release && reader.offset() - released >= kReleaseStep) {
+      release(released, reader.offset());
+      released = reader.offset();
+    }
+    if (row.fields.size() != columns) {
+      check.error(row.line, "",
+                  "row has " + std::to_string(row.fields.size()) + " cells, the header has " +
+                      std::to_string(columns));
+      continue;
+    }
+    RawJob raw{};
+    for (std::size_t i = 0; i < columns; ++i) {
+      const int f = column_field[i];
+      if (f < 0 || row.fields[i].empty()) continue;  // an empty cell is an absent field
+      Value& v = raw[f];
+      if (v.kind != Kind::absent) {
+        check.error(row.line, column_name[i],
+                    "same field as " + std::string(v.name) + "; fill only one of the two columns");
+        continue;
+      }
+      v = Value{Kind::scalar, row.fields[i], column_name[i], row.line};
+    }
+    JobSpec& spec = m.jobs.emplace_back();
+    check.check_job(raw, row.line, spec, missing_reported);
+  }
+  if (reader.error()) syntax_error();
+  else if (rows == 0) check.error(0, "", "no jobs (only a header row)");
+}
+
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = lower(c);
+  return out;
+}
+
+}  // namespace
+
+std::span<const std::string_view> manifest_field_names() { return kAllNames; }
+
+bool valid_job_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::optional<ManifestFormat> parse_manifest_format(std::string_view name) {
+  if (!name.empty() && name.front() == '.') name.remove_prefix(1);
+  const std::string n = lowercase(name);
+  if (n == "yaml" || n == "yml") return ManifestFormat::yaml;
+  if (n == "csv") return ManifestFormat::csv;
+  return std::nullopt;
+}
+
+namespace {
+
+// Settles `detect` from the file name; on failure records the diagnostic.
+std::optional<ManifestFormat> resolve_format(ManifestFormat format, const std::string& file_name, Manifest& m) {
+  if (format != ManifestFormat::detect) return format;
+  const std::string ext = std::filesystem::path(file_name).extension().string();
+  auto detected = parse_manifest_format(ext);
+  if (!detected || ext.empty())
+    m.errors.push_back(Diagnostic{file_name, 0, "",
+                                  "cannot tell the manifest format from the extension" +
+                                      (ext.empty() ? std::string() : " '" + ext + "'") +
+                                      "; use .yaml, .yml or .csv, or give the format explicitly"});
+  return detected;
+}
+
+Manifest parse_resolved(std::string_view text, ManifestFormat format, const std::string& file_name,
+                        const ReleaseFn& release) {
+  Manifest m;
+  if (format == ManifestFormat::yaml) YamlReader(file_name, m).read(text);
+  else read_csv(text, file_name, m, release);
+
+  // Problems are found per job; duplicates only once every job is in place.
+  find_duplicates(m.jobs, file_name, m.errors);
+  std::stable_sort(m.errors.begin(), m.errors.end(),
+                   [](const Diagnostic& a, const Diagnostic& b) { return a.line < b.line; });
+  return m;
+}
+
+// A read-only private mapping of a whole file, unmapped on destruction.
+struct FileMapping {
+  char* data = nullptr;
+  std::size_t size = 0;
+  FileMapping(int fd, std::size_t n) {
+    void* p = ::mmap(nullptr, n, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) return;
+    data = static_cast<char*>(p);
+    size = n;
+    ::madvise(data, size, MADV_SEQUENTIAL);
+  }
+  ~FileMapping() {
+    if (data) ::munmap(data, size);
+  }
+  FileMapping(const FileMapping&) = delete;
+  FileMapping& operator=(const FileMapping&) = delete;
+};
+
+}  // namespace
+
+Manifest parse_manifest(std::string_view text, ManifestFormat format, const std::string& file_name) {
+  Manifest m;
+  auto resolved = resolve_format(format, file_name, m);
+  if (!resolved) return m;
+  return parse_resolved(text, *resolved, file_name, {});
+}
+
+Manifest load_manifest(const std::filesystem::path& path, ManifestFormat format) {
+  const std::string name = path.string();
+  Manifest m;
+  auto resolved = resolve_format(format, name, m);
+  if (!resolved) return m;
+  auto io_error = [&](const char* what, int err) {
+    m.errors.push_back(Diagnostic{name, 0, "", std::string(what) + ": " + std::strerror(err)});
+    return std::move(m);
+  };
+
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io_error("cannot open", errno);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return io_error("cannot read", errno);
+  if (S_ISDIR(st.st_mode)) return io_error("cannot read", EISDIR);
+
+  // A big CSV is read through a mapping whose pages are dropped behind the reader, so the
+  // file never has to be resident in full next to the jobs. (Dropped pages of a file
+  // mapping fault back in from the file if touched again, so this is always safe.)
+  if (*resolved == ManifestFormat::csv && S_ISREG(st.st_mode) && st.st_size > 0) {
+    FileMapping map(fd, static_cast<std::size_t>(st.st_size));
+    if (map.data) {
+      const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+      ReleaseFn release = [&](std::size_t from, std::size_t upto) {
+        const std::size_t begin = from / page * page;
+        const std::size_t end = upto / page * page;
+        if (end > begin) ::madvise(map.data + begin, end - begin, MADV_DONTNEED);
+      };
+      return parse_resolved(std::string_view(map.data, map.size), *resolved, name, release);
+    }
+  }
+
+  // Otherwise read it once into one string (pipes, empty files, YAML).
+  std::string text;
+  if (S_ISREG(st.st_mode)) text.reserve(static_cast<std::size_t>(st.st_size));
+  char buf[1 << 16];
+  while (true) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error("cannot read", errno);
+    }
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  return parse_resolved(text, *resolved, name, {});
+}
+
 }  // namespace batchcut

@@ -19,14 +19,25 @@ struct CsvError {
   std::string message;
 };
 
-// Pull reader over text that stays alive while the reader is used.
+// Pull reader over text that stays alive while the reader is used. One record at a time,
+// so memory stays flat however long the input is; pass the same CsvRow to every next()
+// call and its strings' buffers are reused.
+//
+// Strict about RFC 4180: a quote inside an unquoted field, text after a closing quote and
+// an unterminated quoted field are syntax errors. Line ends inside quotes are kept as
+// written (CRLF stays CRLF). A lone CR outside quotes also ends a record.
 class CsvReader {
  public:
   explicit CsvReader(std::string_view text);
   // Reads the next record into `row`. Returns false at the end or on a syntax error
-  // (then error() says what). Blank lines are skipped when skip_blank_lines is true.
+  // (then error() says what). Blank lines are skipped when skip_blank_lines is true;
+  // otherwise a blank line is a record with one empty field.
   bool next(CsvRow& row);
   const std::optional<CsvError>& error() const { return error_; }
+  // The line the reader is at: after the end, one past the last line.
+  std::size_t line() const { return line_; }
+  // Byte offset in the text of what next() reads next: everything before it is done with.
+  std::size_t offset() const { return pos_; }
   bool skip_blank_lines = true;
 
  private:

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,7 +16,8 @@ namespace batchcut {
 
 enum class ManifestFormat { detect, yaml, csv };
 
-// "yaml"/"yml" -> yaml, "csv" -> csv; anything else -> nullopt.
+// "yaml"/"yml" -> yaml, "csv" -> csv (case-insensitive, a leading '.' is allowed);
+// anything else -> nullopt.
 std::optional<ManifestFormat> parse_manifest_format(std::string_view name);
 
 struct Manifest {
@@ -27,7 +30,14 @@ struct Manifest {
 // (.yaml, .yml, .csv); an unknown extension is an error. I/O errors become diagnostics.
 Manifest load_manifest(const std::filesystem::path& path, ManifestFormat format);
 
-// Same, from text already in memory; `file_name` is used in the diagnostics.
+// Same, from text already in memory; `file_name` is used in the diagnostics (and, with
+// `detect`, its extension picks the format).
 Manifest parse_manifest(std::string_view text, ManifestFormat format, const std::string& file_name);
+
+// The job field names a manifest accepts, in the API's spelling, aliases included.
+std::span<const std::string_view> manifest_field_names();
+
+// True when `id` matches [A-Za-z0-9_-]{1,128}, the form of projectId and liveVideoId.
+bool valid_job_id(std::string_view id);
 
 }  // namespace batchcut
