@@ -1,16 +1,23 @@
 // The runner: N workers on one event loop pull jobs from one scheduler, pace through one
 // token bucket, make one attempt at a time, classify it in one place and record it in the
 // ledger before the job counts as done.
+//
+// A job's life:  fresh -> [reconcile GET if in doubt] -> pace -> dispatch (durable) -> POST
+//                -> classify -> succeeded | failed | in_doubt | retry_exhausted
+//                                  \-> retry: backoff in the delayed queue (holding no slot)
 #include "batchcut/runner.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <csignal>
 #include <deque>
 #include <queue>
 #include <random>
@@ -23,7 +30,9 @@ using std::chrono::steady_clock;
 
 namespace {
 constexpr auto token = asio::as_tuple(asio::use_awaitable);
-}
+constexpr const char* stopped_already =
+    "stream already stopped, probably by an earlier attempt; videoPublicId unknown";
+}  // namespace
 
 double RunSummary::achieved_rate() const {
   const double seconds = static_cast<double>(elapsed.count()) / 1000.0;
@@ -39,6 +48,9 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
         ledger_(ledger),
         log_(std::move(logger)),
         bucket_(options_.rate, options_.burst),
+        adaptive_(options_.adaptive_rate ? options_.rate : 0),
+        budget_(options_.concurrency, options_.retry_budget_percent),
+        halt_(options_.halt_after_failures, options_.halt_after_failure_rate, options_.halt_window),
         rng_(options_.seed ? options_.seed : std::random_device{}()) {
     if (!log_) log_ = spdlog::default_logger();
   }
@@ -52,10 +64,21 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     progress_.resize(jobs_.size());
     done_ = std::move(done);
     started_ = steady_clock::now();
-    for (std::size_t i = 0; i < jobs_.size(); ++i) fresh_.push_back(i);
+    for (std::size_t i = 0; i < jobs_.size(); ++i) {
+      fresh_.push_back(i);
+      if (jobs_[i].in_doubt) {
+        progress_[i].after_ambiguous = true;
+        progress_[i].needs_reconcile = options_.reconcile;
+      }
+    }
+    if (options_.deadline) arm_deadline(*options_.deadline);
+    if (options_.progress_interval.count() > 0) {
+      progress_timer_.emplace(executor_);
+      asio::co_spawn(executor_, report_progress(shared_from_this()), asio::detached);
+    }
 
-    const int workers = std::max(1, std::min<int>(options_.concurrency,
-                                                  static_cast<int>(std::max<std::size_t>(1, jobs_.size()))));
+    const int workers =
+        std::clamp<int>(options_.concurrency, 1, static_cast<int>(std::max<std::size_t>(1, jobs_.size())));
     workers_left_ = workers;
     for (int w = 0; w < workers; ++w) {
       asio::co_spawn(executor_, worker(transport_.make_connection()),
@@ -65,7 +88,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
                            std::rethrow_exception(e);
                          } catch (const std::exception& ex) {
                            self->log_->error("worker failed: {}", ex.what());
-                           self->abort(std::string("internal error: ") + ex.what());
+                           self->stop(StopReason::fatal, std::string("internal error: ") + ex.what());
                          }
                        }
                        if (--self->workers_left_ == 0) self->finish();
@@ -73,33 +96,67 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     }
   }
 
+  void stop(StopReason reason, std::string why, int signal = 0) {
+    if (summary_.stop == StopReason::none) {
+      summary_.stop = reason;
+      summary_.aborted = true;
+      summary_.abort_reason = std::move(why);
+      summary_.signal = signal;
+      log_->warn("stopping: {}; requests in flight finish, the rest stay pending",
+                 summary_.abort_reason);
+    }
+    stopping_ = true;
+    if (wake_) notify();
+    if (deadline_timer_) deadline_timer_->cancel();
+  }
+
+  RunSummary abandon() {
+    summary_.forced = true;
+    write_pending_states(/*skip_in_attempt=*/true);
+    return close_summary();
+  }
+
  private:
   struct Progress {
-    int tries = 0;          // attempts made in this run
-    bool final = false;     // reached a final state in this run
+    int tries = 0;                 // stop-and-cut attempts made in this run
+    int reconcile_tries = 0;       // GETs in the current reconciliation
+    bool needs_reconcile = false;  // read the live video's state before the next cut
+    bool after_ambiguous = false;  // an earlier attempt may have cut
+    bool exhausted = false;        // out of attempts; reconciling only to name the state
+    bool in_attempt = false;
+    bool final = false;            // reached a final state in this run
+    int last_status = 0;           // of the last retryable attempt
+    std::string last_error;
   };
 
   // ---- the scheduler ----
 
-  // The next job to attempt: a retry that has come due, else a fresh job. Waits while
-  // retries are pending or other workers may still re-queue theirs; nullopt when all is done.
-  asio::awaitable<std::optional<std::size_t>> next_job() {
+  struct Pick {
+    std::size_t idx;
+    bool retry;  // holds a retry-budget slot
+  };
+
+  // The next job: a due retry while the retry budget has room, else a fresh job. Waits
+  // while retries are pending or other workers may still re-queue theirs; nullopt at the end.
+  asio::awaitable<std::optional<Pick>> next_job() {
     for (;;) {
       if (stopping_) co_return std::nullopt;
       const auto now = steady_clock::now();
-      if (!delayed_.empty() && delayed_.top().first <= now) {
+      const bool retry_due = !delayed_.empty() && delayed_.top().first <= now;
+      if (retry_due && budget_.try_acquire()) {
         const auto idx = delayed_.top().second;
         delayed_.pop();
-        co_return idx;
+        co_return Pick{idx, true};
       }
       if (!fresh_.empty()) {
         const auto idx = fresh_.front();
         fresh_.pop_front();
-        co_return idx;
+        co_return Pick{idx, false};
       }
       if (delayed_.empty() && in_attempt_ == 0) co_return std::nullopt;
+      // A full budget frees up when an attempt ends (notify); otherwise wake when due.
       // Every waiter computes the same expiry, so only a real change re-arms the timer.
-      const auto until = delayed_.empty() ? steady_time::max() : delayed_.top().first;
+      const auto until = delayed_.empty() || retry_due ? steady_time::max() : delayed_.top().first;
       if (wake_->expiry() != until) wake_->expires_at(until);
       co_await wake_->async_wait(token);
     }
@@ -107,39 +164,139 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
 
   void notify() { wake_->cancel(); }
 
+  void requeue(std::size_t idx, milliseconds delay) {
+    delayed_.emplace(steady_clock::now() + delay, idx);
+  }
+
+  // ---- pacing: the shared pause (Retry-After), then one token from the one bucket ----
+
+  asio::awaitable<bool> pace(asio::steady_timer& timer) {
+    for (;;) {
+      if (stopping_) co_return false;
+      auto now = steady_clock::now();
+      if (pause_until_ > now) {
+        timer.expires_at(pause_until_);
+        co_await timer.async_wait(token);
+        continue;
+      }
+      const auto go = bucket_.reserve(now);
+      if (go > now) {
+        timer.expires_at(go);
+        co_await timer.async_wait(token);
+      }
+      if (stopping_) co_return false;
+      if (pause_until_ <= steady_clock::now()) co_return true;
+    }
+  }
+
+  void pause_all(milliseconds for_how_long) {
+    const auto now = steady_clock::now();
+    const auto until = now + for_how_long;
+    if (until <= pause_until_) return;
+    summary_.paused += std::chrono::duration_cast<milliseconds>(until - std::max(now, pause_until_));
+    pause_until_ = until;
+    log_->info("server asked to wait: pausing all workers for {} ms", for_how_long.count());
+  }
+
+  void throttled() {
+    if (!adaptive_.enabled()) return;
+    const double before = adaptive_.current();
+    bucket_.set_rate(adaptive_.on_throttle(steady_clock::now()));
+    if (adaptive_.current() < before)
+      log_->info("throttled: rate lowered to {:.2f}/s", adaptive_.current());
+  }
+
+  void succeeded_once() {
+    if (adaptive_.enabled() && adaptive_.current() < options_.rate)
+      bucket_.set_rate(adaptive_.on_success());
+  }
+
   // ---- one worker: one connection, one attempt at a time ----
 
   asio::awaitable<void> worker(std::unique_ptr<Connection> connection) {
-    asio::steady_timer pacer(executor_);
-    while (auto idx = co_await next_job()) co_await attempt(*idx, *connection, pacer);
+    asio::steady_timer timer(executor_);
+    while (auto pick = co_await next_job()) co_await attempt(*pick, *connection, timer);
   }
 
-  asio::awaitable<void> attempt(std::size_t idx, Connection& connection, asio::steady_timer& pacer) {
+  asio::awaitable<void> attempt(Pick pick, Connection& connection, asio::steady_timer& timer) {
     ++in_attempt_;
+    progress_[pick.idx].in_attempt = true;
     struct Leave {
       Impl* self;
+      Pick pick;
       ~Leave() {
+        self->progress_[pick.idx].in_attempt = false;
+        if (pick.retry) self->budget_.release();
         --self->in_attempt_;
         self->notify();
       }
-    } leave{this};
+    } leave{this, pick};
 
-    // Pace: every attempt, first or retry, takes a token from the one bucket.
-    const auto go = bucket_.reserve(steady_clock::now());
-    if (go > steady_clock::now()) {
-      pacer.expires_at(go);
-      co_await pacer.async_wait(token);
+    Progress& p = progress_[pick.idx];
+    if (p.needs_reconcile) {
+      const bool go_on = co_await reconcile(pick.idx, connection, timer);
+      if (!go_on) co_return;
     }
-    if (stopping_) co_return;  // never sent in this run: stays pending
+    co_await cut(pick.idx, connection, timer);
+  }
 
+  // Reads the live video after an in-doubt attempt. Returns true when a cut may be sent.
+  asio::awaitable<bool> reconcile(std::size_t idx, Connection& connection, asio::steady_timer& timer) {
     RunJob& job = jobs_[idx];
     Progress& p = progress_[idx];
+    if (!co_await pace(timer)) co_return false;
+    ++p.reconcile_tries;
+    ++summary_.reconciles;
+    ledger_.append_dispatch(job.spec, p.reconcile_tries, "reconcile");
+    const HttpRequest request{false, live_video_target(options_.base, job.spec), {}};
+    const AttemptResult result = co_await connection.round_trip(request, options_.timeout);
+    std::optional<bool> can;
+    if (result.error == TransportError::none && result.status == 200)
+      can = parse_can_stop_and_cut(result.body);
+    const Classification c = classify(result);  // for its error text and fatal cases
+    const char* verdict = can ? (*can ? "can_stop" : "stopped") : "unreadable";
+    ledger_.append_outcome(job.spec, p.reconcile_tries, "reconcile", result.status,
+                           can ? "" : c.error, verdict, result.elapsed.count());
+    log_->debug("{} reconcile {}: {} {}", job.spec.key(), p.reconcile_tries, verdict, c.error);
+
+    if (c.verdict == Verdict::fatal) {
+      stop(StopReason::fatal, c.error);
+      co_return false;
+    }
+    if (can) {
+      p.reconcile_tries = 0;
+      p.needs_reconcile = false;
+      if (!*can) {
+        co_await finish_job(idx, JobState::in_doubt, result.status, {}, stopped_already, {});
+        co_return false;
+      }
+      if (p.exhausted) {  // the stream was not cut: the attempts really were used up
+        co_await finish_job(idx, JobState::retry_exhausted, p.last_status, {}, gave_up(p), {});
+        co_return false;
+      }
+      co_return true;
+    }
+    // The state could not be read: back off and read again, a bounded number of times.
+    if (p.reconcile_tries >= options_.max_attempts) {
+      co_await finish_job(idx, JobState::in_doubt, result.status, {},
+                          "state could not be read: " + c.error, {});
+    } else {
+      requeue(idx, backoff_delay(options_.backoff, p.reconcile_tries, uniform_(rng_), c.retry_after));
+    }
+    co_return false;
+  }
+
+  asio::awaitable<void> cut(std::size_t idx, Connection& connection, asio::steady_timer& timer) {
+    RunJob& job = jobs_[idx];
+    Progress& p = progress_[idx];
+    if (!co_await pace(timer)) co_return;  // never sent in this run: stays pending
+
     ++p.tries;
     const int number = job.prior_attempts + p.tries;
     ++summary_.requests;
     if (p.tries > 1) ++summary_.retries;
 
-    // The dispatch is on disk before the request leaves.
+    // Write-ahead: the dispatch is on disk before the request leaves.
     co_await durable(ledger_.append_dispatch(job.spec, number, "cut"));
     if (ledger_failed()) co_return;
 
@@ -150,44 +307,78 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     ledger_.append_outcome(job.spec, number, "cut", result.status, c.error, to_string(c.verdict),
                            result.elapsed.count());
     log_->debug("{} attempt {}: {} {}", job.spec.key(), number, to_string(c.verdict), c.error);
+    if (c.verdict != Verdict::fatal && halt_.record(c.verdict != Verdict::success))
+      stop(StopReason::halted, halt_.reason());
 
     switch (c.verdict) {
       case Verdict::success:
-        co_await finish_job(idx, JobState::succeeded, result, c);
+        succeeded_once();
+        co_await finish_job(idx, JobState::succeeded, result.status, c.video_public_id, {}, {});
         break;
       case Verdict::permanent:
-        log_->warn("{}: failed: {}", job.spec.key(), c.error);
-        co_await finish_job(idx, JobState::failed, result, c);
+        if (p.after_ambiguous && result.status == 400) {
+          // "Cannot be stopped" after an attempt that may have cut: most likely ours.
+          log_->warn("{}: in doubt: {} after an in-doubt attempt", job.spec.key(), c.error);
+          co_await finish_job(idx, JobState::in_doubt, result.status, {},
+                              std::string(stopped_already) + " (" + c.error + ")", c.messages);
+        } else {
+          log_->warn("{}: failed: {}", job.spec.key(), c.error);
+          co_await finish_job(idx, JobState::failed, result.status, {}, c.error, c.messages);
+        }
         break;
       case Verdict::fatal:
-        log_->error("{}: {}; stopping the run", job.spec.key(), c.error);
-        abort(c.error);
+        log_->error("{}: {}", job.spec.key(), c.error);
+        stop(StopReason::fatal, c.error);
         break;
       case Verdict::retry:
-        if (p.tries >= options_.max_attempts) {
-          log_->warn("{}: giving up after {} attempts: {}", job.spec.key(), p.tries, c.error);
-          co_await finish_job(idx, JobState::retry_exhausted, result, c);
-        } else {
-          const auto delay = backoff_delay(options_.backoff, p.tries, uniform_(rng_), c.retry_after);
-          delayed_.emplace(steady_clock::now() + delay, idx);
-        }
+        co_await on_retryable(idx, result, c);
         break;
     }
   }
 
-  asio::awaitable<void> finish_job(std::size_t idx, JobState state, const AttemptResult& result,
-                                   const Classification& c) {
+  asio::awaitable<void> on_retryable(std::size_t idx, const AttemptResult& result,
+                                     const Classification& c) {
+    Progress& p = progress_[idx];
+    if (result.status == 429 || result.status == 503) {
+      throttled();
+      if (c.retry_after) pause_all(*c.retry_after);
+    }
+    if (c.ambiguous) {
+      p.after_ambiguous = true;
+      p.needs_reconcile = options_.reconcile;
+    }
+    p.last_status = result.status;
+    p.last_error = c.error;
+    if (p.tries < options_.max_attempts) {
+      requeue(idx, backoff_delay(options_.backoff, p.tries, uniform_(rng_), c.retry_after));
+    } else if (p.needs_reconcile) {
+      // Out of attempts, but the last one may have cut: read the state to name it.
+      p.exhausted = true;
+      requeue(idx, milliseconds(0));
+    } else {
+      log_->warn("{}: giving up after {} attempts: {}", jobs_[idx].spec.key(), p.tries, c.error);
+      co_await finish_job(idx, JobState::retry_exhausted, result.status, {}, gave_up(p), {});
+    }
+  }
+
+  static std::string gave_up(const Progress& p) {
+    return "gave up after " + std::to_string(p.tries) + " attempts: " + p.last_error;
+  }
+
+  asio::awaitable<void> finish_job(std::size_t idx, JobState state, int http_status,
+                                   std::string video_public_id, std::string error,
+                                   std::vector<std::string> messages) {
     JobRecord record;
     record.spec = jobs_[idx].spec;
     record.state = state;
     record.attempts = jobs_[idx].prior_attempts + progress_[idx].tries;
-    record.http_status = result.status;
-    record.video_public_id = c.video_public_id;
-    record.error = c.error;
-    record.messages = c.messages;
+    record.http_status = http_status;
+    record.video_public_id = std::move(video_public_id);
+    record.error = std::move(error);
+    record.messages = std::move(messages);
+    progress_[idx].final = true;  // no second final record, whatever happens next
     co_await durable(ledger_.append_state(record));
     // Counted only once durable: a crash before this line loses no recorded id.
-    progress_[idx].final = true;
     ++summary_.states[state];
   }
 
@@ -205,40 +396,65 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
 
   bool ledger_failed() {
     if (auto failure = ledger_.failure()) {
-      if (!summary_.ledger_failure) {
-        summary_.ledger_failure = *failure;
-        log_->error("ledger write failed: {}; stopping the run", *failure);
-      }
-      abort("ledger write failed: " + *failure);
+      if (!summary_.ledger_failure) summary_.ledger_failure = *failure;
+      stop(StopReason::ledger, "ledger write failed: " + *failure);
       return true;
     }
     return false;
   }
 
-  void abort(std::string reason) {
-    if (!summary_.aborted) {
-      summary_.aborted = true;
-      summary_.abort_reason = std::move(reason);
-    }
-    stopping_ = true;
-    notify();
+  void arm_deadline(std::chrono::system_clock::time_point deadline) {
+    const auto left = deadline - std::chrono::system_clock::now();
+    deadline_timer_.emplace(executor_);
+    deadline_timer_->expires_after(std::chrono::duration_cast<steady_clock::duration>(left));
+    deadline_timer_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec) self->stop(StopReason::deadline, "the --deadline has passed");
+    });
   }
 
-  // All workers are gone: whatever did not reach a final state is pending.
-  void finish() {
+  static asio::awaitable<void> report_progress(std::shared_ptr<Impl> self) {
+    while (!self->finished_) {
+      self->progress_timer_->expires_after(self->options_.progress_interval);
+      co_await self->progress_timer_->async_wait(token);
+      if (self->finished_) break;
+      std::size_t done = 0;
+      for (const auto& [s, n] : self->summary_.states) done += n;
+      const auto secs = std::chrono::duration<double>(steady_clock::now() - self->started_).count();
+      self->log_->info("progress: {}/{} jobs final, {} requests ({} retries), {:.1f} req/s",
+                       done, self->jobs_.size(), self->summary_.requests, self->summary_.retries,
+                       secs > 0 ? static_cast<double>(self->summary_.requests) / secs : 0.0);
+    }
+  }
+
+  void write_pending_states(bool skip_in_attempt) {
     for (std::size_t i = 0; i < jobs_.size(); ++i) {
-      if (progress_[i].final) continue;
+      if (progress_[i].final || (skip_in_attempt && progress_[i].in_attempt)) continue;
       JobRecord record;
       record.spec = jobs_[i].spec;
       record.state = JobState::pending;
       record.attempts = jobs_[i].prior_attempts + progress_[i].tries;
       ledger_.append_state(record);
+      progress_[i].final = true;
       ++summary_.states[JobState::pending];
     }
+  }
+
+  RunSummary close_summary() {
+    finished_ = true;
     summary_.connections = transport_.connections_opened();
     summary_.elapsed = std::chrono::duration_cast<milliseconds>(steady_clock::now() - started_);
+    summary_.final_rate = adaptive_.enabled() ? adaptive_.current() : options_.rate;
+    return summary_;
+  }
+
+  // All workers are gone: whatever did not reach a final state is pending.
+  void finish() {
+    write_pending_states(/*skip_in_attempt=*/false);
+    RunSummary s = close_summary();
     wake_.reset();
-    if (done_) done_(summary_);
+    if (deadline_timer_) deadline_timer_->cancel();
+    if (progress_timer_) progress_timer_->cancel();
+    if (done_) done_(std::move(s));
   }
 
   RunOptions options_;
@@ -246,19 +462,26 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   LedgerWriter& ledger_;
   std::shared_ptr<spdlog::logger> log_;
   TokenBucket bucket_;
+  AdaptiveRate adaptive_;
+  RetryBudget budget_;
+  HaltPolicy halt_;
   std::mt19937_64 rng_;
   std::uniform_real_distribution<double> uniform_{0.0, 1.0};
 
   asio::any_io_executor executor_;
   std::optional<asio::steady_timer> wake_;
+  std::optional<asio::steady_timer> deadline_timer_;
+  std::optional<asio::steady_timer> progress_timer_;
   std::vector<RunJob> jobs_;
   std::vector<Progress> progress_;
   std::deque<std::size_t> fresh_;
   using Due = std::pair<steady_time, std::size_t>;
   std::priority_queue<Due, std::vector<Due>, std::greater<>> delayed_;
+  steady_time pause_until_{};
   int in_attempt_ = 0;
   int workers_left_ = 0;
   bool stopping_ = false;
+  bool finished_ = false;
   steady_time started_{};
   RunSummary summary_;
   std::function<void(RunSummary)> done_;
@@ -275,19 +498,56 @@ void Runner::start(asio::any_io_executor executor, std::vector<RunJob> jobs,
   impl_->start(std::move(executor), std::move(jobs), std::move(done));
 }
 
+void Runner::stop(StopReason reason, std::string why, int signal) {
+  impl_->stop(reason, std::move(why), signal);
+}
+
+RunSummary Runner::abandon() { return impl_->abandon(); }
+
 RunSummary run_jobs(const RunOptions& options, const TransportOptions& transport_options,
                     LedgerWriter& ledger, std::vector<RunJob> jobs,
                     std::shared_ptr<spdlog::logger> logger) {
-  asio::io_context io(1);
-  auto transport = make_http_transport(io.get_executor(), transport_options);
-  RunSummary summary;
-  Runner runner(options, *transport, ledger, std::move(logger));
-  runner.start(io.get_executor(), std::move(jobs), [&](RunSummary s) { summary = std::move(s); });
-  io.run();
+  auto io = std::make_unique<asio::io_context>(1);
+  auto transport = make_http_transport(io->get_executor(), transport_options);
+  std::optional<RunSummary> summary;
+  Runner runner(options, *transport, ledger, logger ? logger : spdlog::default_logger());
+
+  // First SIGINT/SIGTERM: stop dispatching and drain, at most drain_timeout.
+  // A second one, or the drain timeout: stop at once (in-flight jobs are reconciled next run).
+  std::optional<asio::signal_set> signals;
+  asio::steady_timer drain(*io);
+  int signals_seen = 0;
+  std::function<void(boost::system::error_code, int)> on_signal =
+      [&](boost::system::error_code ec, int sig) {
+        if (ec) return;
+        if (++signals_seen > 1) {
+          io->stop();
+          return;
+        }
+        runner.stop(StopReason::signal, std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM"), sig);
+        drain.expires_after(options.drain_timeout);
+        drain.async_wait([&](boost::system::error_code dec) {
+          if (!dec) io->stop();
+        });
+        signals->async_wait(on_signal);
+      };
+  if (options.handle_signals) {
+    signals.emplace(*io, SIGINT, SIGTERM);
+    signals->async_wait(on_signal);
+  }
+
+  runner.start(io->get_executor(), std::move(jobs), [&](RunSummary s) {
+    summary = std::move(s);
+    drain.cancel();
+    if (signals) signals->cancel();
+  });
+  io->run();
+  RunSummary result = summary ? *summary : runner.abandon();
+  io.reset();  // destroys what was left in flight while the transport still exists
   ledger.flush();
-  if (auto failure = ledger.failure(); failure && !summary.ledger_failure)
-    summary.ledger_failure = *failure;
-  return summary;
+  if (auto failure = ledger.failure(); failure && !result.ledger_failure)
+    result.ledger_failure = *failure;
+  return result;
 }
 
 }  // namespace batchcut

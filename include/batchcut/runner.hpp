@@ -31,21 +31,42 @@ struct RunOptions {
   std::chrono::milliseconds timeout{60000};
   BackoffPolicy backoff;
   std::uint64_t seed = 0;  // for the jitter; 0 = random
+
+  // Resilience (see README "Job states"):
+  bool reconcile = true;              // GET the live video before retrying an in-doubt attempt
+  double retry_budget_percent = 20;   // share of in-flight slots retries may hold
+  bool adaptive_rate = true;          // AIMD on 429/503
+  std::optional<std::size_t> halt_after_failures;
+  std::optional<double> halt_after_failure_rate;  // 0..1
+  std::size_t halt_window = 100;
+  std::optional<std::chrono::system_clock::time_point> deadline;  // nothing new after it
+  std::chrono::milliseconds drain_timeout{30000};  // after a signal, wait this long at most
+  bool handle_signals = false;        // SIGINT/SIGTERM: stop dispatching, drain, then stop
+  std::chrono::milliseconds progress_interval{10000};  // 0: no progress lines
 };
+
+enum class StopReason { none, fatal, halted, deadline, signal, ledger };
 
 // A job handed to the runner, with what the ledger already knows about it.
 struct RunJob {
   JobSpec spec;
-  int prior_attempts = 0;  // attempts made by earlier runs (attempt numbers continue)
+  int prior_attempts = 0;   // attempts made by earlier runs (attempt numbers continue)
+  bool in_doubt = false;    // an earlier attempt may have cut: reconcile before sending
 };
 
 struct RunSummary {
   std::map<JobState, std::size_t> states;  // final state of every job handed in
   std::size_t requests = 0;          // stop-and-cut attempts sent (or tried)
   std::size_t retries = 0;           // of which were retries
+  std::size_t reconciles = 0;        // GETs of a live video's state
   std::size_t connections = 0;       // connections opened
   std::chrono::milliseconds elapsed{0};
-  bool aborted = false;              // a fatal answer stopped the run
+  std::chrono::milliseconds paused{0};  // time all workers stood still on Retry-After
+  double final_rate = 0;             // the adaptive rate at the end (0: unlimited)
+  StopReason stop = StopReason::none;
+  int signal = 0;                    // the signal that stopped the run
+  bool forced = false;               // stopped without draining (second signal, drain timeout)
+  bool aborted = false;              // stopped early for any reason
   std::string abort_reason;
   std::optional<std::string> ledger_failure;  // the ledger could not be written
 
@@ -63,6 +84,13 @@ class Runner {
   // Starts the run on the executor; `done` is called there with the summary.
   void start(boost::asio::any_io_executor executor, std::vector<RunJob> jobs,
              std::function<void(RunSummary)> done);
+
+  // Stops dispatching; attempts in flight finish and the rest stay pending.
+  void stop(StopReason reason, std::string why, int signal = 0);
+
+  // The summary so far, for a run that was cut short without finishing; records every
+  // job not final and not in flight as pending.
+  RunSummary abandon();
 
   class Impl;
 

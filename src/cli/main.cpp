@@ -1,1 +1,196 @@
-int main() { return 0; }
+// batchcut's command line: parses arguments, then calls the core (batchcut/app.hpp).
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "batchcut/app.hpp"
+
+namespace fs = std::filesystem;
+using namespace batchcut;
+
+namespace {
+
+// config/examples/demo.yaml: beside the working directory when run from a checkout, else
+// in the source tree this binary was built from.
+fs::path find_demo_manifest() {
+  for (fs::path candidate : {fs::path("config/examples/demo.yaml"),
+                             fs::path(BATCHCUT_SOURCE_DIR) / "config/examples/demo.yaml"}) {
+    if (fs::exists(candidate)) return candidate;
+  }
+  return fs::path(BATCHCUT_SOURCE_DIR) / "config/examples/demo.yaml";
+}
+
+// Flags whose values need converting after parsing.
+struct RunFlags {
+  std::string auth_scheme = "bearer";
+  bool no_sync = false;
+  bool no_reconcile = false;
+  std::string halt_rate;
+  std::string states;
+  std::size_t halt_failures = 0;
+};
+
+// The connection, pacing and retry options `run` and `replay` share.
+void add_run_options(CLI::App* cmd, RunCommand& run, RunFlags& flags) {
+  cmd->add_option("--base-url", run.base_url, "API base URL")->capture_default_str();
+  cmd->add_option("--concurrency", run.concurrency, "Requests in flight at most")->capture_default_str();
+  cmd->add_option("--rate", run.rate, "Requests per second, all workers together (0: unlimited)")->capture_default_str();
+  cmd->add_option("--burst", run.burst, "Token bucket size")->capture_default_str();
+  cmd->add_option("--max-attempts", run.max_attempts, "Stop-and-cut attempts per job, first included")->capture_default_str();
+  cmd->add_option("--timeout", run.timeout_seconds, "Seconds per attempt")->capture_default_str();
+  cmd->add_option("--ca-file", run.ca_file, "PEM file of extra trusted CAs");
+  cmd->add_option("--auth-scheme", flags.auth_scheme, "Authorization: 'Bearer KEY' or raw 'KEY'")
+      ->check(CLI::IsMember({"bearer", "raw"}))->capture_default_str();
+  cmd->add_option("--api-key-file", run.api_key_file, "File whose first line is the API key (else $VP_API_KEY)");
+  cmd->add_flag("--dry-run", run.dry_run, "Validate and print the requests; send nothing");
+  cmd->add_flag("--ledger-sync-none", flags.no_sync, "Do not fsync the ledger (faster; a crash may lose records)");
+  cmd->add_flag("--no-reconcile", flags.no_reconcile, "Retry in-doubt attempts without reading the video's state first");
+  cmd->add_option("--retry-budget", run.retry_budget_percent, "Percent of in-flight slots retries may hold")->capture_default_str();
+  cmd->add_option("--halt-after-failures", flags.halt_failures, "Stop after N failed attempts");
+  cmd->add_option("--halt-after-failure-rate", flags.halt_rate, "Stop when P% of the last --halt-window attempts failed");
+  cmd->add_option("--halt-window", run.halt_window, "Attempts the failure rate is measured over")->capture_default_str();
+  cmd->add_option("--deadline", run.deadline, "Dispatch nothing new after: ISO time, HH:MM (local) or a duration (2h)");
+  cmd->add_option("--drain-timeout", run.drain_timeout_seconds, "Seconds to wait for requests in flight after SIGINT/SIGTERM")->capture_default_str();
+  cmd->add_option("--seed", run.seed, "Seed for the backoff jitter (0: random)");
+}
+
+// Returns false (with a message) when a converted flag is bad.
+bool finish_run_options(RunCommand& run, const RunFlags& flags) {
+  run.auth_scheme = *parse_auth_scheme(flags.auth_scheme);
+  if (flags.no_sync) run.ledger_sync = LedgerSync::none;
+  run.reconcile = !flags.no_reconcile;
+  if (flags.halt_failures) run.halt_after_failures = flags.halt_failures;
+  if (!flags.halt_rate.empty()) {
+    std::string v = flags.halt_rate;
+    if (v.back() == '%') v.pop_back();
+    try {
+      std::size_t used = 0;
+      const double pct = std::stod(v, &used);
+      if (used != v.size()) throw std::invalid_argument(v);
+      run.halt_after_failure_rate = pct / 100.0;
+    } catch (const std::exception&) {
+      std::cerr << "batchcut: --halt-after-failure-rate " << flags.halt_rate << ": expected a percentage such as 50%\n";
+      return false;
+    }
+  }
+  if (!flags.states.empty()) {
+    std::string error;
+    auto states = parse_states(flags.states, error);
+    if (!states) {
+      std::cerr << "batchcut: --states: " << error << "\n";
+      return false;
+    }
+    run.replay_states = *states;
+  }
+  return true;
+}
+
+void add_format_option(CLI::App* app, ManifestFormat& format) {
+  app->add_option_function<std::string>(
+         "--format",
+         [&format](const std::string& v) { format = *parse_manifest_format(v); },
+         "Manifest format (default: from the extension)")
+      ->check(CLI::IsMember({"yaml", "yml", "csv"}));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"batchcut: stop live streams and cut them into VODs, in bulk, exactly once"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "batchcut 0.1.0");
+
+  // run
+  RunCommand run;
+  RunFlags run_flags;
+  auto* run_cmd = app.add_subcommand("run", "Run a manifest against the API, recording a ledger");
+  run_cmd->add_option("manifest", run.manifest, "YAML or CSV manifest")->required();
+  add_format_option(run_cmd, run.format);
+  run_cmd->add_option("--ledger", run.ledger, "Ledger file (default: beside the manifest, NAME.ledger.jsonl)");
+  run_cmd->add_flag("--allow-changed", run.allow_changed, "Send jobs whose range or visibility changed since the ledger recorded them");
+  add_run_options(run_cmd, run, run_flags);
+
+  // replay
+  RunCommand replay;
+  RunFlags replay_flags;
+  fs::path replay_ledger;
+  auto* replay_cmd = app.add_subcommand("replay", "Re-run the jobs of a ledger that are in the given states");
+  replay_cmd->add_option("ledger", replay_ledger, "Ledger file")->required();
+  replay_cmd->add_option("--states", replay_flags.states, "Comma-separated states to replay")
+      ->default_str("retry_exhausted,pending");
+  add_run_options(replay_cmd, replay, replay_flags);
+
+  // validate
+  fs::path validate_manifest;
+  ManifestFormat validate_format = ManifestFormat::detect;
+  auto* validate_cmd = app.add_subcommand("validate", "Validate a manifest; send nothing");
+  validate_cmd->add_option("manifest", validate_manifest, "YAML or CSV manifest")->required();
+  add_format_option(validate_cmd, validate_format);
+
+  // export
+  fs::path export_ledger;
+  std::string export_format;
+  bool export_manifest = false;
+  std::string export_states = "failed,retry_exhausted,in_doubt,pending";
+  auto* export_cmd = app.add_subcommand("export", "Print one row per job from a ledger, or the jobs as a manifest");
+  export_cmd->add_option("ledger", export_ledger, "Ledger file")->required();
+  export_cmd->add_option("--format", export_format, "csv or jsonl (rows); csv or yaml (--manifest)")
+      ->check(CLI::IsMember({"csv", "jsonl", "yaml"}));
+  export_cmd->add_flag("--manifest", export_manifest, "Write the selected jobs as a manifest to edit and run");
+  export_cmd->add_option("--states", export_states, "With --manifest: the states to select")->capture_default_str();
+
+  // status
+  fs::path status_ledger;
+  auto* status_cmd = app.add_subcommand("status", "Count the jobs in each state");
+  status_cmd->add_option("ledger", status_ledger, "Ledger file")->required();
+
+  // demo
+  fs::path demo_dir = fs::temp_directory_path() / "batchcut-demo";
+  fs::path demo_manifest;
+  auto* demo_cmd = app.add_subcommand("demo", "Run the demo manifest against an in-process emulator");
+  demo_cmd->add_option("--dir", demo_dir, "Where the demo writes its ledger")->capture_default_str();
+  demo_cmd->add_option("--manifest", demo_manifest, "Manifest to run (default: config/examples/demo.yaml)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : exit_usage;
+  }
+
+  if (*run_cmd) {
+    if (!finish_run_options(run, run_flags)) return exit_usage;
+    return run_command(run, std::cout, std::cerr);
+  }
+  if (*replay_cmd) {
+    if (!finish_run_options(replay, replay_flags)) return exit_usage;
+    replay.replay_ledger = replay_ledger;
+    return run_command(replay, std::cout, std::cerr);
+  }
+  if (*validate_cmd) return validate_command(validate_manifest, validate_format, std::cout, std::cerr);
+  if (*export_cmd) {
+    std::string error;
+    auto states = parse_states(export_states, error);
+    if (!states) {
+      std::cerr << "batchcut: --states: " << error << "\n";
+      return exit_usage;
+    }
+    if (export_format.empty()) export_format = "csv";
+    if (!export_manifest && export_format == "yaml") {
+      std::cerr << "batchcut: --format yaml goes with --manifest; rows are csv or jsonl\n";
+      return exit_usage;
+    }
+    if (export_manifest && export_format == "jsonl") {
+      std::cerr << "batchcut: a manifest is csv or yaml\n";
+      return exit_usage;
+    }
+    return export_command(export_ledger, export_format, export_manifest, *states, std::cout, std::cerr);
+  }
+  if (*status_cmd) return status_command(status_ledger, std::cout, std::cerr);
+  if (*demo_cmd) {
+    if (demo_manifest.empty()) demo_manifest = find_demo_manifest();
+    return demo_command(demo_manifest, demo_dir, std::cout, std::cerr);
+  }
+  return exit_usage;
+}

@@ -1,0 +1,82 @@
+// The commands behind the CLI, callable in-process by tests and the demo. Each returns the
+// process exit status and writes what a person reads to `out` (results) and `err` (problems).
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "batchcut/auth.hpp"
+#include "batchcut/ledger.hpp"
+#include "batchcut/manifest.hpp"
+
+namespace batchcut {
+
+enum ExitStatus : int {
+  exit_ok = 0,          // every job succeeded
+  exit_some_failed = 1, // some job did not
+  exit_usage = 2,       // bad usage, config, manifest or ledger; nothing was sent
+  exit_aborted = 3,     // 401, certificate failure, ledger failure, a halt policy tripped
+  exit_deadline = 4,    // the --deadline passed; the rest is pending
+  // 128 + signal (130 SIGINT, 143 SIGTERM): stopped by a signal; the rest is pending
+};
+
+struct RunCommand {
+  std::filesystem::path manifest;  // for run; empty for replay
+  // Replay: take the jobs in these states from this ledger instead of a manifest.
+  std::optional<std::filesystem::path> replay_ledger;
+  std::vector<JobState> replay_states = {JobState::retry_exhausted, JobState::pending};
+  ManifestFormat format = ManifestFormat::detect;
+  std::optional<std::filesystem::path> ledger;  // default: beside the manifest
+  std::string base_url = "https://livestream.vp.gjirafa.tech";
+  int concurrency = 8;
+  double rate = 10;
+  double burst = 1;
+  int max_attempts = 6;
+  double timeout_seconds = 60;
+  std::optional<std::filesystem::path> ca_file;
+  AuthScheme auth_scheme = AuthScheme::bearer;
+  std::optional<std::filesystem::path> api_key_file;  // else the VP_API_KEY environment variable
+  bool dry_run = false;
+  bool allow_changed = false;
+  LedgerSync ledger_sync = LedgerSync::group_commit;
+  std::uint64_t seed = 0;
+  bool reconcile = true;
+  double retry_budget_percent = 20;
+  std::optional<std::size_t> halt_after_failures;
+  std::optional<double> halt_after_failure_rate;  // 0..1
+  std::size_t halt_window = 100;
+  std::optional<std::string> deadline;  // ISO time, HH:MM (local), or a duration like 2h
+  double drain_timeout_seconds = 30;
+  bool handle_signals = true;
+  // Set by the demo and tests instead of VP_API_KEY / --api-key-file.
+  std::optional<std::string> api_key_override;
+};
+
+int run_command(const RunCommand& command, std::ostream& out, std::ostream& err);
+int validate_command(const std::filesystem::path& manifest, ManifestFormat format,
+                     std::ostream& out, std::ostream& err);
+// Prints one row per job (csv or jsonl); with `as_manifest`, the jobs in `states` as a new
+// manifest (csv or yaml) for a person to edit and run.
+int export_command(const std::filesystem::path& ledger, const std::string& format,
+                   bool as_manifest, const std::vector<JobState>& states, std::ostream& out,
+                   std::ostream& err);
+
+// "failed,in_doubt" -> states; nullopt (and a message in `error`) for an unknown name.
+std::optional<std::vector<JobState>> parse_states(const std::string& list, std::string& error);
+
+// --deadline: an ISO 8601 time, HH:MM in local time (the next one to come), or a duration
+// such as 90m, 2h or 1h30m.
+std::optional<std::chrono::system_clock::time_point> parse_deadline(
+    const std::string& text, std::chrono::system_clock::time_point now);
+int status_command(const std::filesystem::path& ledger, std::ostream& out, std::ostream& err);
+
+// Starts the emulator in-process (TLS, a little fault injection) and runs `manifest`
+// against it, with the ledger in `work_dir`.
+int demo_command(const std::filesystem::path& manifest, const std::filesystem::path& work_dir,
+                 std::ostream& out, std::ostream& err);
+
+}  // namespace batchcut

@@ -1,0 +1,559 @@
+// The commands: each one reads its inputs in full, validates them, and only then acts.
+#include "batchcut/app.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <csignal>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include "batchcut/api.hpp"
+#include "batchcut/emulator.hpp"
+#include "batchcut/runner.hpp"
+#include "batchcut/time_util.hpp"
+
+namespace batchcut {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::shared_ptr<spdlog::logger> make_logger() {
+  if (auto existing = spdlog::get("batchcut")) return existing;
+  auto logger = spdlog::stderr_color_mt("batchcut");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  const char* level = std::getenv("BATCHCUT_LOG");
+  logger->set_level(level ? spdlog::level::from_str(level) : spdlog::level::info);
+  return logger;
+}
+
+// The key comes from a file or the environment, never from a flag's value.
+std::optional<std::string> load_api_key(const RunCommand& c, std::ostream& err) {
+  if (c.api_key_override) return c.api_key_override;
+  std::string key;
+  if (c.api_key_file) {
+    std::ifstream in(*c.api_key_file, std::ios::binary);
+    if (!in) {
+      err << "batchcut: cannot read --api-key-file " << c.api_key_file->string() << "\n";
+      return std::nullopt;
+    }
+    std::getline(in, key);
+    if (!key.empty() && key.back() == '\r') key.pop_back();
+    if (key.empty()) {
+      err << "batchcut: --api-key-file " << c.api_key_file->string()
+          << ": the first line is empty\n";
+      return std::nullopt;
+    }
+  } else if (const char* env = std::getenv("VP_API_KEY"); env && *env) {
+    key = env;
+  } else {
+    err << "batchcut: no API key: set VP_API_KEY or pass --api-key-file FILE\n";
+    return std::nullopt;
+  }
+  while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.pop_back();
+  for (unsigned char ch : key) {
+    if (ch < 0x21 || ch > 0x7e) {  // header injection or a pasted newline; never echo the key
+      err << "batchcut: the API key contains a character that cannot go in an HTTP header\n";
+      return std::nullopt;
+    }
+  }
+  return key;
+}
+
+bool check_options(const RunCommand& c, std::ostream& err) {
+  bool ok = true;
+  auto bad = [&](const std::string& what) {
+    err << "batchcut: " << what << "\n";
+    ok = false;
+  };
+  if (c.concurrency < 1 || c.concurrency > 10000) bad("--concurrency must be 1..10000");
+  if (!(c.rate >= 0)) bad("--rate must be >= 0 (0 means unlimited)");
+  if (!(c.burst >= 1)) bad("--burst must be >= 1");
+  if (c.max_attempts < 1 || c.max_attempts > 1000) bad("--max-attempts must be 1..1000");
+  if (!(c.timeout_seconds > 0) || c.timeout_seconds > 3600) bad("--timeout must be in (0, 3600] seconds");
+  if (!(c.retry_budget_percent > 0) || c.retry_budget_percent > 100) bad("--retry-budget must be in (0, 100]");
+  if (c.halt_after_failures && *c.halt_after_failures == 0) bad("--halt-after-failures must be >= 1");
+  if (c.halt_after_failure_rate && !(*c.halt_after_failure_rate > 0 && *c.halt_after_failure_rate <= 1))
+    bad("--halt-after-failure-rate must be in (0%, 100%]");
+  if (c.halt_window < 1) bad("--halt-window must be >= 1");
+  if (!(c.drain_timeout_seconds >= 0)) bad("--drain-timeout must be >= 0");
+  if (c.ca_file && !fs::exists(*c.ca_file)) bad("--ca-file " + c.ca_file->string() + " does not exist");
+  if (c.replay_states.empty()) bad("--states names no state");
+  return ok;
+}
+
+void print_diagnostics(const Diagnostics& diags, std::ostream& err) {
+  for (const auto& d : diags) err << d.to_string() << "\n";
+}
+
+std::string seconds_text(std::chrono::milliseconds ms) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(1) << static_cast<double>(ms.count()) / 1000.0 << " s";
+  return s.str();
+}
+
+constexpr JobState all_states[] = {JobState::succeeded, JobState::failed, JobState::retry_exhausted,
+                                   JobState::in_doubt, JobState::pending};
+
+bool is_final(JobState s) {
+  return s == JobState::succeeded || s == JobState::failed || s == JobState::in_doubt;
+}
+
+void print_summary(const std::map<JobState, std::size_t>& states, std::size_t total,
+                   std::size_t skipped, const RunSummary& run, const fs::path& ledger,
+                   std::ostream& out) {
+  out << "batchcut: " << total << " jobs:";
+  const char* sep = " ";
+  for (auto s : all_states) {
+    auto it = states.find(s);
+    out << sep << (it == states.end() ? 0 : it->second) << " " << to_string(s);
+    sep = ", ";
+  }
+  out << "\n";
+  if (skipped) out << "  " << skipped << " of them were already final in the ledger and not sent again\n";
+  out << "  requests: " << run.requests << " stop-and-cut (" << run.retries << " retries), "
+      << run.reconciles << " state reads, over " << run.connections << " connections in "
+      << seconds_text(run.elapsed) << ", " << std::fixed << std::setprecision(1)
+      << run.achieved_rate() << " req/s\n";
+  if (run.paused.count() > 0)
+    out << "  paused " << seconds_text(run.paused) << " on the server's Retry-After; rate at the end "
+        << std::setprecision(1) << run.final_rate << "/s\n";
+  if (run.aborted) out << "  STOPPED: " << run.abort_reason << (run.forced ? " (without draining)" : "") << "\n";
+  out << "  ledger: " << ledger.string() << "\n";
+}
+
+int exit_status_for(const RunSummary& run, bool all_succeeded) {
+  if (run.ledger_failure) return exit_aborted;
+  switch (run.stop) {
+    case StopReason::fatal:
+    case StopReason::halted:
+    case StopReason::ledger: return exit_aborted;
+    case StopReason::deadline: return exit_deadline;
+    case StopReason::signal: return 128 + run.signal;
+    case StopReason::none: break;
+  }
+  return all_succeeded ? exit_ok : exit_some_failed;
+}
+
+// ---- manifest export ----
+
+std::string csv_cell(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+void write_manifest_csv(const std::vector<const JobRecord*>& jobs, std::ostream& out) {
+  out << "projectId,liveVideoId,videoVisibilityOptionId,fromMilisecond,toMilisecond,dateTimeFrom,"
+         "dateTimeTo,label\n";
+  for (const auto* j : jobs) {
+    const auto& s = j->spec;
+    out << s.project_id << "," << s.live_video_id << "," << static_cast<int>(s.visibility) << ",";
+    if (s.range == RangeKind::ms) out << s.from_ms << "," << s.to_ms;
+    else out << ",";
+    out << ",";
+    if (s.range == RangeKind::datetime) out << format_iso8601(s.from_time) << "," << format_iso8601(s.to_time);
+    else out << ",";
+    out << "," << csv_cell(s.label) << "\n";
+  }
+}
+
+void write_manifest_yaml(const std::vector<const JobRecord*>& jobs, std::ostream& out) {
+  YAML::Emitter y;
+  y << YAML::BeginMap << YAML::Key << "jobs" << YAML::Value << YAML::BeginSeq;
+  for (const auto* j : jobs) {
+    const auto& s = j->spec;
+    y << YAML::BeginMap;
+    y << YAML::Key << "projectId" << YAML::Value << YAML::DoubleQuoted << s.project_id;
+    y << YAML::Key << "liveVideoId" << YAML::Value << YAML::DoubleQuoted << s.live_video_id;
+    y << YAML::Key << "videoVisibilityOptionId" << YAML::Value << static_cast<int>(s.visibility);
+    if (s.range == RangeKind::ms) {
+      y << YAML::Key << "fromMilisecond" << YAML::Value << s.from_ms;
+      y << YAML::Key << "toMilisecond" << YAML::Value << s.to_ms;
+    } else if (s.range == RangeKind::datetime) {
+      y << YAML::Key << "dateTimeFrom" << YAML::Value << format_iso8601(s.from_time);
+      y << YAML::Key << "dateTimeTo" << YAML::Value << format_iso8601(s.to_time);
+    }
+    if (!s.label.empty()) y << YAML::Key << "label" << YAML::Value << YAML::DoubleQuoted << s.label;
+    y << YAML::Comment(std::string("was ") + to_string(j->state) +
+                       (j->error.empty() ? "" : ": " + j->error.substr(0, 120)));
+    y << YAML::EndMap;
+  }
+  y << YAML::EndSeq << YAML::EndMap;
+  out << y.c_str() << "\n";
+}
+
+}  // namespace
+
+std::optional<std::vector<JobState>> parse_states(const std::string& list, std::string& error) {
+  std::vector<JobState> out;
+  std::stringstream ss(list);
+  for (std::string name; std::getline(ss, name, ',');) {
+    if (name.empty()) continue;
+    auto s = parse_job_state(name);
+    if (!s) {
+      error = "unknown state '" + name + "' (states: succeeded, failed, retry_exhausted, in_doubt, pending)";
+      return std::nullopt;
+    }
+    out.push_back(*s);
+  }
+  return out;
+}
+
+std::optional<std::chrono::system_clock::time_point> parse_deadline(
+    const std::string& text, std::chrono::system_clock::time_point now) {
+  using namespace std::chrono;
+  if (text.empty()) return std::nullopt;
+  // HH:MM, local time: the next time the clock shows it.
+  if (text.size() == 5 && text[2] == ':' && std::isdigit(static_cast<unsigned char>(text[0]))) {
+    int hh = 0, mm = 0;
+    if (std::from_chars(text.data(), text.data() + 2, hh).ec != std::errc{} ||
+        std::from_chars(text.data() + 3, text.data() + 5, mm).ec != std::errc{} || hh > 23 || mm > 59)
+      return std::nullopt;
+    const std::time_t t = system_clock::to_time_t(now);
+    std::tm local{};
+    localtime_r(&t, &local);
+    local.tm_hour = hh;
+    local.tm_min = mm;
+    local.tm_sec = 0;
+    local.tm_isdst = -1;
+    auto when = system_clock::from_time_t(std::mktime(&local));
+    if (when <= now) {
+      local.tm_mday += 1;
+      local.tm_isdst = -1;
+      when = system_clock::from_time_t(std::mktime(&local));
+    }
+    return when;
+  }
+  // A duration: one or more NUMBER UNIT pairs (ms, s, m, h), e.g. 1h30m.
+  if (std::isdigit(static_cast<unsigned char>(text[0])) && text.find_first_of("T-") == std::string::npos) {
+    milliseconds total{0};
+    std::size_t i = 0;
+    while (i < text.size()) {
+      std::size_t j = i;
+      while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j]))) ++j;
+      if (j == i) return std::nullopt;
+      long long n = std::stoll(text.substr(i, j - i));
+      std::size_t k = j;
+      while (k < text.size() && std::isalpha(static_cast<unsigned char>(text[k]))) ++k;
+      const std::string unit = text.substr(j, k - j);
+      if (unit == "ms") total += milliseconds(n);
+      else if (unit == "s") total += seconds(n);
+      else if (unit == "m" || unit == "min") total += minutes(n);
+      else if (unit == "h") total += hours(n);
+      else return std::nullopt;
+      i = k;
+    }
+    return now + total;
+  }
+  if (auto t = parse_iso8601(text)) return time_point_cast<system_clock::duration>(*t);
+  return std::nullopt;
+}
+
+int validate_command(const fs::path& path, ManifestFormat format, std::ostream& out,
+                     std::ostream& err) {
+  const Manifest m = load_manifest(path, format);
+  if (!m.ok()) {
+    print_diagnostics(m.errors, err);
+    err << "batchcut: " << path.string() << ": " << m.errors.size() << " problem(s); nothing sent\n";
+    return exit_usage;
+  }
+  std::map<RangeKind, std::size_t> kinds;
+  for (const auto& j : m.jobs) ++kinds[j.range];
+  out << path.string() << ": " << m.jobs.size() << " jobs valid (" << kinds[RangeKind::ms]
+      << " ms, " << kinds[RangeKind::datetime] << " datetime, " << kinds[RangeKind::whole]
+      << " whole)\n";
+  return exit_ok;
+}
+
+int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
+  const bool replay = c.replay_ledger.has_value();
+  // 1. Everything is checked before anything is sent.
+  if (!check_options(c, err)) return exit_usage;
+  std::string url_error;
+  auto base = parse_base_url(c.base_url, &url_error);
+  if (!base) {
+    err << "batchcut: --base-url " << c.base_url << ": " << url_error << "\n";
+    return exit_usage;
+  }
+  std::optional<std::chrono::system_clock::time_point> deadline;
+  if (c.deadline) {
+    deadline = parse_deadline(*c.deadline, std::chrono::system_clock::now());
+    if (!deadline) {
+      err << "batchcut: --deadline " << *c.deadline
+          << ": expected an ISO 8601 time, HH:MM or a duration such as 2h\n";
+      return exit_usage;
+    }
+  }
+  Manifest manifest;
+  if (!replay) {
+    manifest = load_manifest(c.manifest, c.format);
+    if (!manifest.ok()) {
+      print_diagnostics(manifest.errors, err);
+      err << "batchcut: " << c.manifest.string() << ": " << manifest.errors.size()
+          << " problem(s); nothing sent\n";
+      return exit_usage;
+    }
+  } else if (!fs::exists(*c.replay_ledger)) {
+    err << "batchcut: " << c.replay_ledger->string() << ": no such ledger\n";
+    return exit_usage;
+  }
+  const fs::path ledger_path =
+      replay ? *c.replay_ledger : (c.ledger ? *c.ledger : default_ledger_path(c.manifest));
+
+  if (c.dry_run) {
+    const LedgerContents known = read_ledger(ledger_path);
+    std::vector<JobSpec> specs;
+    if (replay) {
+      const std::set<JobState> wanted(c.replay_states.begin(), c.replay_states.end());
+      for (const auto& j : known.jobs)
+        if (wanted.count(j.state)) specs.push_back(j.spec);
+    } else {
+      for (const auto& job : manifest.jobs)
+        if (auto* rec = known.find(job.key()); !rec || !is_final(rec->state)) specs.push_back(job);
+    }
+    for (const auto& job : specs)
+      out << "POST " << base->to_string() << stop_and_cut_target(*base, job).substr(base->path_prefix.size())
+          << "\n" << stop_and_cut_body(job) << "\n";
+    err << "batchcut: dry run: " << specs.size() << " jobs would be sent; nothing was sent\n";
+    return exit_ok;
+  }
+
+  auto key = load_api_key(c, err);
+  if (!key) return exit_usage;
+
+  // 2. The ledger: lock it, read what earlier runs did, repair a torn tail.
+  std::unique_ptr<LedgerWriter> ledger;
+  LedgerContents known;
+  try {
+    ledger = LedgerWriter::open(ledger_path, c.ledger_sync);
+    known = read_ledger(ledger_path);
+    if (!known.errors.empty()) {
+      print_diagnostics(known.errors, err);
+      err << "batchcut: the ledger " << ledger_path.string()
+          << " is damaged; nothing sent (it was not changed)\n";
+      return exit_usage;
+    }
+    if (known.torn_tail) {
+      err << "batchcut: repairing a torn last line in " << ledger_path.string() << "\n";
+      ledger->truncate_torn_tail(known.torn_tail_offset);
+    }
+  } catch (const LedgerError& e) {
+    err << "batchcut: " << e.what() << "\n";
+    return exit_usage;
+  }
+
+  // 3. Which jobs to send. Final jobs are not sent again; a job with a request in flight
+  //    when the last run died is read back (reconciled) before anything is re-sent.
+  std::vector<RunJob> todo;
+  std::map<JobState, std::size_t> states;
+  std::size_t skipped = 0, total = 0;
+  if (replay) {
+    const std::set<JobState> wanted(c.replay_states.begin(), c.replay_states.end());
+    for (const auto& rec : known.jobs) {
+      if (!wanted.count(rec.state)) continue;
+      ++total;
+      todo.push_back({rec.spec, rec.attempts, rec.in_flight || rec.state == JobState::in_doubt});
+    }
+    if (todo.empty()) {
+      err << "batchcut: " << ledger_path.string() << ": no job is in the states to replay\n";
+      return exit_ok;
+    }
+  } else {
+    total = manifest.jobs.size();
+    Diagnostics changed;
+    for (const auto& job : manifest.jobs) {
+      const JobRecord* rec = known.find(job.key());
+      const bool same = rec && rec->spec.same_request(job);
+      if (rec && !same && !c.allow_changed) {
+        changed.push_back({c.manifest.string(), job.line, "",
+                           "job " + job.key() + " differs from the one in the ledger (same live " +
+                               "video, other range or visibility); pass --allow-changed to send it as it is now"});
+        continue;
+      }
+      if (rec && same && is_final(rec->state)) {
+        ++states[rec->state];
+        ++skipped;
+        continue;
+      }
+      todo.push_back({job, rec ? rec->attempts : 0, rec && rec->in_flight});
+    }
+    if (!changed.empty()) {
+      print_diagnostics(changed, err);
+      err << "batchcut: nothing sent\n";
+      return exit_usage;
+    }
+    for (const auto& job : todo) {
+      const JobRecord* rec = known.find(job.spec.key());
+      if (!rec || !rec->spec.same_request(job.spec)) ledger->append_job(job.spec);
+    }
+  }
+
+  // 4. Run.
+  RunOptions options;
+  options.base = *base;
+  options.concurrency = c.concurrency;
+  options.rate = c.rate;
+  options.burst = c.burst;
+  options.max_attempts = c.max_attempts;
+  options.timeout = std::chrono::milliseconds(static_cast<long long>(c.timeout_seconds * 1000));
+  options.seed = c.seed;
+  options.reconcile = c.reconcile;
+  options.retry_budget_percent = c.retry_budget_percent;
+  options.halt_after_failures = c.halt_after_failures;
+  options.halt_after_failure_rate = c.halt_after_failure_rate;
+  options.halt_window = c.halt_window;
+  options.deadline = deadline;
+  options.drain_timeout = std::chrono::milliseconds(static_cast<long long>(c.drain_timeout_seconds * 1000));
+  options.handle_signals = c.handle_signals;
+  TransportOptions transport;
+  transport.base = *base;
+  transport.ca_file = c.ca_file;
+  transport.authorization = authorization_value(c.auth_scheme, *key);
+
+  RunSummary run;
+  try {
+    run = run_jobs(options, transport, *ledger, std::move(todo), make_logger());
+  } catch (const std::exception& e) {
+    err << "batchcut: " << e.what() << "\n";
+    return exit_usage;
+  }
+  for (const auto& [s, n] : run.states) states[s] += n;
+  print_summary(states, total, skipped, run, ledger_path, out);
+  if (run.ledger_failure) err << "batchcut: ledger write failed: " << *run.ledger_failure << "\n";
+  return exit_status_for(run, states[JobState::succeeded] == total);
+}
+
+int export_command(const fs::path& path, const std::string& format, bool as_manifest,
+                   const std::vector<JobState>& states, std::ostream& out, std::ostream& err) {
+  if (!fs::exists(path)) {
+    err << "batchcut: " << path.string() << ": no such ledger\n";
+    return exit_usage;
+  }
+  const LedgerContents ledger = read_ledger(path);
+  if (!ledger.errors.empty()) {
+    print_diagnostics(ledger.errors, err);
+    return exit_usage;
+  }
+  if (as_manifest) {
+    const std::set<JobState> wanted(states.begin(), states.end());
+    std::vector<const JobRecord*> jobs;
+    for (const auto& j : ledger.jobs)
+      if (wanted.count(j.state)) jobs.push_back(&j);
+    if (format == "yaml") write_manifest_yaml(jobs, out);
+    else write_manifest_csv(jobs, out);
+    err << "batchcut: exported " << jobs.size() << " jobs as a manifest\n";
+    return exit_ok;
+  }
+  if (format == "csv")
+    out << export_csv(ledger);
+  else if (format == "jsonl")
+    out << export_jsonl(ledger);
+  else {
+    err << "batchcut: --format must be csv or jsonl\n";
+    return exit_usage;
+  }
+  return exit_ok;
+}
+
+int status_command(const fs::path& path, std::ostream& out, std::ostream& err) {
+  if (!fs::exists(path)) {
+    err << "batchcut: " << path.string() << ": no such ledger\n";
+    return exit_usage;
+  }
+  const LedgerContents ledger = read_ledger(path);
+  if (!ledger.errors.empty()) {
+    print_diagnostics(ledger.errors, err);
+    return exit_usage;
+  }
+  std::map<JobState, std::size_t> counts;
+  std::size_t in_flight = 0;
+  for (const auto& j : ledger.jobs) {
+    ++counts[j.state];
+    if (j.in_flight) ++in_flight;
+  }
+  out << path.string() << ": " << ledger.jobs.size() << " jobs\n";
+  for (auto s : all_states) out << "  " << std::left << std::setw(16) << to_string(s) << counts[s] << "\n";
+  if (in_flight) out << "  (" << in_flight << " had a request in flight when the last run stopped; the next run reads their state first)\n";
+  if (ledger.torn_tail) out << "  (the last line is torn; the next run repairs it)\n";
+  return exit_ok;
+}
+
+int demo_command(const fs::path& manifest, const fs::path& work_dir, std::ostream& out,
+                 std::ostream& err) {
+  const Manifest m = load_manifest(manifest, ManifestFormat::detect);
+  if (!m.ok()) {
+    print_diagnostics(m.errors, err);
+    return exit_usage;
+  }
+  std::error_code ec;
+  fs::create_directories(work_dir, ec);
+  const fs::path ledger = work_dir / "demo.ledger.jsonl";
+  const fs::path ca = work_dir / "emulator-ca.pem";
+  fs::remove(ledger, ec);  // each demo starts afresh
+
+  // The emulator knows every live video the manifest names, in its projects.
+  EmulatorOptions eo;
+  eo.tls = EmulatorTls::self_signed;
+  eo.ca_out = ca;
+  eo.api_key = "demo-key";
+  eo.threads = 1;
+  eo.projects.clear();
+  const fs::path videos = work_dir / "emulator-videos.csv";
+  {
+    std::ofstream v(videos);
+    for (const auto& j : m.jobs) v << j.project_id << "," << j.live_video_id << "\n";
+  }
+  eo.videos_file = videos;
+  eo.faults.seed = 2026;
+  eo.faults.p500 = 0.03;
+  eo.faults.p503 = 0.04;
+  eo.faults.p429 = 0.03;
+  eo.faults.retry_after_seconds = 1;
+  eo.faults.latency = std::chrono::milliseconds(5);
+  eo.faults.latency_jitter = std::chrono::milliseconds(25);
+  Emulator emulator(eo);
+  try {
+    emulator.start();
+  } catch (const std::exception& e) {
+    err << "batchcut demo: cannot start the emulator: " << e.what() << "\n";
+    return exit_aborted;
+  }
+  out << "batchcut demo: emulator on " << emulator.base_url()
+      << " (TLS, self-signed CA; faults: 3% 500, 4% 503, 3% 429 with Retry-After)\n"
+      << "batchcut demo: running " << manifest.string() << " (" << m.jobs.size() << " jobs)\n";
+
+  RunCommand c;
+  c.manifest = manifest;
+  c.ledger = ledger;
+  c.base_url = emulator.base_url();
+  c.ca_file = ca;
+  c.concurrency = 16;
+  c.rate = 100;
+  c.burst = 10;
+  c.max_attempts = 8;
+  c.timeout_seconds = 10;
+  c.api_key_override = "demo-key";
+  const int status = run_command(c, out, err);
+  const EmulatorStats stats = emulator.stats();
+  emulator.stop();
+  out << "batchcut demo: the emulator made " << stats.cuts_made << " cuts ("
+      << stats.repeated_cuts << " repeated) from " << stats.requests << " requests\n"
+      << "batchcut demo: see `batchcut status " << ledger.string() << "` and `batchcut export "
+      << ledger.string() << "`\n";
+  return status;
+}
+
+}  // namespace batchcut
