@@ -9,6 +9,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "batchcut/auth.hpp"
@@ -87,13 +89,98 @@ class Emulator {
   std::string base_url() const;  // http(s)://HOST:PORT
   std::string ca_pem() const;    // self-signed CA, PEM; empty without TLS
 
+  // A delivery counts once the server's write has completed, which can trail the client's
+  // read by a moment; after stop() (which lets writes in progress finish, up to 2 s) the
+  // numbers are settled. GET /_emulator/stats on the same keep-alive connection is too.
   EmulatorStats stats() const;
-  std::vector<EmulatorVideo> videos() const;
+  std::vector<EmulatorVideo> videos() const;  // sorted by project, then live video id
 
   class Impl;
 
  private:
   std::unique_ptr<Impl> impl_;
 };
+
+// ---- The request-handling logic, without sockets ----
+// EmulatorCore decides "given method, target, Authorization, body, state, fault draw ->
+// response"; the Beast server in emulator.cpp only moves bytes, waits `delay` on an async
+// timer and drops the connection when told. Thread-safe; unit-tested directly.
+//
+// Where faults sit (a deliberate choice, mirroring a Varnish proxy in front of the API):
+//  * proxy level, before routing and auth: the outage window (HTML 503), the rate limit
+//    (429 + Retry-After), latency (on every API request), and the p503 / p429 draws of a
+//    POST stop-and-cut. None of these makes a cut.
+//  * backend level, only on an otherwise valid stop-and-cut of a live video (after auth,
+//    project, video, body and state checks): p500 (no cut), p_cut_drop, p500_after_cut and
+//    p_slow_cut (all three make the cut).
+// One uniform draw per routed POST stop-and-cut decides the fault, compared with the
+// cumulative probabilities in the order of EmulatorFaults; the draw is
+// splitmix64(seed + request sequence number), so the same seed and request order give
+// the same faults.
+
+struct EmulatorRequest {
+  std::string_view method;  // "GET", "POST", ...
+  std::string_view target;  // origin form; a query string is ignored
+  std::optional<std::string_view> authorization;  // nullopt: no Authorization header
+  std::string_view content_type;
+  std::string_view body;
+};
+
+struct EmulatorResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // Retry-After, Allow, X-Varnish..
+  bool drop = false;  // close the connection without answering (the cut was made)
+  std::chrono::milliseconds delay{0};  // wait this long before answering (latency, slow cut)
+  const char* fault = nullptr;  // the fault that fired, if any ("outage", "503", ...)
+  bool authorized = false;      // the Authorization header was exactly the expected value
+  const char* auth_scheme = "none";  // how it was presented: bearer | raw | none | other
+  std::string video_key;        // "project/id" of the video cut by this request, if any
+  std::string video_public_id;  // id of the VOD made by this request, if any
+  bool carries_id = false;      // the body holds video_public_id (a 200 after a cut)
+};
+
+class EmulatorCore {
+ public:
+  using clock = std::chrono::steady_clock;
+  // Loads the videos (throws std::runtime_error for an unreadable or malformed videos_file).
+  // `started` anchors the outage window.
+  EmulatorCore(const EmulatorOptions& options, clock::time_point started);
+  ~EmulatorCore();
+  EmulatorCore(const EmulatorCore&) = delete;
+  EmulatorCore& operator=(const EmulatorCore&) = delete;
+
+  EmulatorResponse handle(const EmulatorRequest& request, clock::time_point now);
+  // The response went out completely (its async_write succeeded).
+  void on_delivered(const EmulatorResponse& response);
+  void on_connection_accepted();
+  // A request refused before it could be parsed (413 too large, 400 malformed HTTP).
+  void on_rejected(int status);
+
+  EmulatorStats stats() const;
+  std::vector<EmulatorVideo> videos() const;  // sorted by key
+
+  // One line of the --record file (no trailing newline). `status_sent` is 0 for a dropped
+  // connection. The Authorization value never appears, only authorized/authScheme.
+  static std::string record_line(const EmulatorRequest& request,
+                                 const EmulatorResponse& response, int status_sent,
+                                 std::chrono::system_clock::time_point received);
+
+  struct State;
+
+ private:
+  std::unique_ptr<State> state_;
+};
+
+// JSON of EmulatorStats, as served at GET /_emulator/stats.
+std::string emulator_stats_json(const EmulatorStats& stats);
+
+// "vjs" + 12 base36 chars: a keyed bijection of the counter, so ids never repeat.
+std::string emulator_video_public_id(std::uint64_t seed, std::uint64_t counter);
+
+// ISO 8601 as the emulator accepts it: YYYY-MM-DD[T ]HH:MM:SS[.f{1,7}][Z|+HH:MM|+HHMM|+HH];
+// no zone = UTC. Returns 100 ns ticks since the Unix epoch, nullopt when malformed.
+std::optional<std::int64_t> emulator_parse_iso8601(std::string_view text);
 
 }  // namespace batchcut
