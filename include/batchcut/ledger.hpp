@@ -10,7 +10,24 @@
 //    "httpStatus":503|0,"error":"..","verdict":"success|retry|permanent|fatal|..","elapsedMs":N}
 //   {"type":"state","ts":..,"projectId":..,"liveVideoId":..,"state":"succeeded|failed|...",
 //    "videoPublicId":..|null,"attempts":N,"httpStatus":N,"error":"..","messages":[..]}
-// The API key never appears in it.
+// The API key never appears in it. "ts" is informational (the time the record was built);
+// records are folded in file order. Strings are JSON-escaped; bytes >= 0x80 pass through
+// verbatim (so even a label of invalid UTF-8 survives; the reader accepts it).
+//
+// Folding (read_ledger), per job key "projectId/liveVideoId":
+//   job      creates the job, or replaces its spec (a deliberate re-run, --allow-changed)
+//            keeping its position and everything else already known;
+//   dispatch op "cut": attempts = max(attempts, N), in_flight = true. op "reconcile" (a read
+//            after an in-doubt attempt) changes nothing, so a crash after it still leaves
+//            the cut in flight;
+//   outcome  op "cut": in_flight = false, attempts = max(attempts, N), http_status, error;
+//            op "reconcile": nothing;
+//   state    state, video_public_id, http_status, error, messages, attempts (max),
+//            has_final = true, in_flight = false; the last one wins, EXCEPT that once a job
+//            has had a succeeded state it stays succeeded with its first videoPublicId
+//            (a later succeeded state only fills in an id if none was known): the VOD
+//            exists, and its id can be recovered from nowhere else.
+// A dispatch/outcome/state before any job record for its key is corruption.
 #pragma once
 
 #include <cstdint>
@@ -77,6 +94,14 @@ class LedgerWriter {
   static std::unique_ptr<LedgerWriter> open(const std::filesystem::path& path, LedgerSync sync,
                                             std::optional<std::size_t> truncate_torn_tail_at = {});
   ~LedgerWriter();  // flushes and syncs what was appended
+
+  // Cuts a torn last line off the locked ledger (ftruncate + fsync), for the order
+  // open -> read_ledger -> repair, which no other process can race. `offset` is
+  // LedgerContents::torn_tail_offset; it must be called before any append, and only the
+  // last line (no newline from offset to the end) can be cut. Throws LedgerError otherwise.
+  // If a torn line is never cut, the first write ends it with a newline instead, so no new
+  // record is glued onto it (a later read_ledger then reports that line as an error).
+  void truncate_torn_tail(std::size_t offset);
 
   using Seq = std::uint64_t;
 
