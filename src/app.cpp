@@ -85,6 +85,8 @@ bool check_options(const RunCommand& c, std::ostream& err) {
     bad("--halt-after-failure-rate must be in (0%, 100%]");
   if (c.halt_window < 1) bad("--halt-window must be >= 1");
   if (!(c.drain_timeout_seconds >= 0)) bad("--drain-timeout must be >= 0");
+  if (!(c.backoff_base_seconds > 0) || !(c.backoff_cap_seconds >= c.backoff_base_seconds))
+    bad("--backoff-base must be > 0 and --backoff-cap >= --backoff-base");
   if (c.ca_file && !fs::exists(*c.ca_file)) bad("--ca-file " + c.ca_file->string() + " does not exist");
   if (c.replay_states.empty()) bad("--states names no state");
   return ok;
@@ -365,7 +367,9 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
     for (const auto& rec : known.jobs) {
       if (!wanted.count(rec.state)) continue;
       ++total;
-      todo.push_back({rec.spec, rec.attempts, rec.in_flight || rec.state == JobState::in_doubt});
+      todo.push_back({rec.spec, rec.attempts,
+                      rec.in_flight || rec.in_doubt_unresolved || rec.state == JobState::in_doubt,
+                      rec.ever_in_doubt});
     }
     if (todo.empty()) {
       err << "batchcut: " << ledger_path.string() << ": no job is in the states to replay\n";
@@ -388,7 +392,11 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
         ++skipped;
         continue;
       }
-      todo.push_back({job, rec ? rec->attempts : 0, rec && rec->in_flight});
+      // Attempt numbers continue; an unsettled in-doubt attempt is read back before anything
+      // is sent for this live video, whether or not the request changed since.
+      todo.push_back({job, rec ? rec->attempts : 0,
+                      rec && (rec->in_flight || rec->in_doubt_unresolved),
+                      rec && rec->ever_in_doubt});
     }
     if (!changed.empty()) {
       print_diagnostics(changed, err);
@@ -410,6 +418,8 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   options.max_attempts = c.max_attempts;
   options.timeout = std::chrono::milliseconds(static_cast<long long>(c.timeout_seconds * 1000));
   options.seed = c.seed;
+  options.backoff.base = std::chrono::milliseconds(static_cast<long long>(c.backoff_base_seconds * 1000));
+  options.backoff.cap = std::chrono::milliseconds(static_cast<long long>(c.backoff_cap_seconds * 1000));
   options.reconcile = c.reconcile;
   options.retry_budget_percent = c.retry_budget_percent;
   options.halt_after_failures = c.halt_after_failures;

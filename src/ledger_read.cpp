@@ -597,7 +597,13 @@ void Folder::fold_outcome(LineCheck& c) {
   c.string(f_verdict, verdict);
   c.integer(f_elapsed_ms, elapsed, 0, std::numeric_limits<std::int64_t>::max());
   JobRecord* r = existing(c, "outcome");
-  if (!r || op != "cut") return;
+  if (!r) return;
+  if (op == "reconcile") {
+    if (verdict == "can_stop") r->in_doubt_unresolved = false;
+    return;
+  }
+  if (op != "cut") return;
+  if (verdict == "retry_in_doubt") r->in_doubt_unresolved = r->ever_in_doubt = true;
   r->attempts = std::max(r->attempts, static_cast<int>(attempt));
   r->in_flight = false;
   r->http_status = static_cast<int>(status);

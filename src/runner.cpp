@@ -66,10 +66,8 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     started_ = steady_clock::now();
     for (std::size_t i = 0; i < jobs_.size(); ++i) {
       fresh_.push_back(i);
-      if (jobs_[i].in_doubt) {
-        progress_[i].after_ambiguous = true;
-        progress_[i].needs_reconcile = options_.reconcile;
-      }
+      progress_[i].after_ambiguous = jobs_[i].in_doubt || jobs_[i].after_in_doubt;
+      progress_[i].needs_reconcile = jobs_[i].in_doubt && options_.reconcile;
     }
     if (options_.deadline) arm_deadline(*options_.deadline);
     if (options_.progress_interval.count() > 0) {
@@ -195,7 +193,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     if (until <= pause_until_) return;
     summary_.paused += std::chrono::duration_cast<milliseconds>(until - std::max(now, pause_until_));
     pause_until_ = until;
-    log_->info("server asked to wait: pausing all workers for {} ms", for_how_long.count());
+    log_->debug("server asked to wait: pausing all workers for {} ms", for_how_long.count());
   }
 
   void throttled() {
@@ -203,7 +201,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     const double before = adaptive_.current();
     bucket_.set_rate(adaptive_.on_throttle(steady_clock::now()));
     if (adaptive_.current() < before)
-      log_->info("throttled: rate lowered to {:.2f}/s", adaptive_.current());
+      log_->debug("throttled: rate lowered to {:.2f}/s", adaptive_.current());
   }
 
   void succeeded_once() {
@@ -304,7 +302,9 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
                               stop_and_cut_body(job.spec)};
     const AttemptResult result = co_await connection.round_trip(request, options_.timeout);
     const Classification c = classify(result);
-    ledger_.append_outcome(job.spec, number, "cut", result.status, c.error, to_string(c.verdict),
+    const bool in_doubt_retry = c.verdict == Verdict::retry && c.ambiguous;
+    ledger_.append_outcome(job.spec, number, "cut", result.status, c.error,
+                           in_doubt_retry ? "retry_in_doubt" : to_string(c.verdict),
                            result.elapsed.count());
     log_->debug("{} attempt {}: {} {}", job.spec.key(), number, to_string(c.verdict), c.error);
     if (c.verdict != Verdict::fatal && halt_.record(c.verdict != Verdict::success))
@@ -420,9 +420,13 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
       std::size_t done = 0;
       for (const auto& [s, n] : self->summary_.states) done += n;
       const auto secs = std::chrono::duration<double>(steady_clock::now() - self->started_).count();
-      self->log_->info("progress: {}/{} jobs final, {} requests ({} retries), {:.1f} req/s",
-                       done, self->jobs_.size(), self->summary_.requests, self->summary_.retries,
-                       secs > 0 ? static_cast<double>(self->summary_.requests) / secs : 0.0);
+      self->log_->info(
+          "progress: {}/{} jobs final, {} requests ({} retries), {:.1f} req/s, paused {:.1f} s, "
+          "rate limit {}",
+          done, self->jobs_.size(), self->summary_.requests, self->summary_.retries,
+          secs > 0 ? static_cast<double>(self->summary_.requests) / secs : 0.0,
+          static_cast<double>(self->summary_.paused.count()) / 1000.0,
+          self->bucket_.unlimited() ? std::string("none") : fmt::format("{:.1f}/s", self->bucket_.rate()));
     }
   }
 

@@ -51,6 +51,8 @@ struct RunCommand {
   std::size_t halt_window = 100;
   std::optional<std::string> deadline;  // ISO time, HH:MM (local), or a duration like 2h
   double drain_timeout_seconds = 30;
+  double backoff_base_seconds = 0.5;
+  double backoff_cap_seconds = 30;
   bool handle_signals = true;
   // Set by the demo and tests instead of VP_API_KEY / --api-key-file.
   std::optional<std::string> api_key_override;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -55,6 +56,9 @@ struct EmulatorOptions {
   std::optional<std::filesystem::path> record;  // one JSON line per request
   int threads = 1;
   EmulatorFaults faults;
+  // Called (on a server thread) for every request received, with its 1-based number and
+  // target, before it is handled. For tests that act at a chosen moment, e.g. kill a client.
+  std::function<void(std::uint64_t, std::string_view)> on_request;
 };
 
 struct EmulatorStats {

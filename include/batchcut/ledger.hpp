@@ -21,7 +21,9 @@
 //            after an in-doubt attempt) changes nothing, so a crash after it still leaves
 //            the cut in flight;
 //   outcome  op "cut": in_flight = false, attempts = max(attempts, N), http_status, error;
-//            op "reconcile": nothing;
+//            verdict "retry_in_doubt" (the attempt may have cut) sets in_doubt_unresolved
+//            and ever_in_doubt; op "reconcile" with verdict "can_stop" (the stream was
+//            read as not cut) clears in_doubt_unresolved; other reconciles change nothing;
 //   state    state, video_public_id, http_status, error, messages, attempts (max),
 //            has_final = true, in_flight = false; the last one wins, EXCEPT that once a job
 //            has had a succeeded state it stays succeeded with its first videoPublicId
@@ -61,6 +63,10 @@ struct JobRecord {
   std::vector<std::string> messages;  // API messages of the final outcome
   bool in_flight = false;       // a dispatch without an outcome: the process died mid-attempt
   bool has_final = false;       // a "state" record was written for it
+  // An attempt may have cut and no read of the stream's state has settled it since: the
+  // next run must read the state (reconcile) before sending again.
+  bool in_doubt_unresolved = false;
+  bool ever_in_doubt = false;   // some attempt may have cut (a later 400 is then in_doubt)
 };
 
 struct LedgerContents {

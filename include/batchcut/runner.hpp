@@ -51,7 +51,8 @@ enum class StopReason { none, fatal, halted, deadline, signal, ledger };
 struct RunJob {
   JobSpec spec;
   int prior_attempts = 0;   // attempts made by earlier runs (attempt numbers continue)
-  bool in_doubt = false;    // an earlier attempt may have cut: reconcile before sending
+  bool in_doubt = false;    // an earlier attempt may have cut, unsettled: reconcile before sending
+  bool after_in_doubt = false;  // some earlier attempt may have cut: a 400 now means in_doubt
 };
 
 struct RunSummary {

@@ -52,6 +52,8 @@ void add_run_options(CLI::App* cmd, RunCommand& run, RunFlags& flags) {
   cmd->add_option("--halt-window", run.halt_window, "Attempts the failure rate is measured over")->capture_default_str();
   cmd->add_option("--deadline", run.deadline, "Dispatch nothing new after: ISO time, HH:MM (local) or a duration (2h)");
   cmd->add_option("--drain-timeout", run.drain_timeout_seconds, "Seconds to wait for requests in flight after SIGINT/SIGTERM")->capture_default_str();
+  cmd->add_option("--backoff-base", run.backoff_base_seconds, "Seconds: first retry waits up to this (full jitter)")->capture_default_str();
+  cmd->add_option("--backoff-cap", run.backoff_cap_seconds, "Seconds: no retry waits longer (except for Retry-After)")->capture_default_str();
   cmd->add_option("--seed", run.seed, "Seed for the backoff jitter (0: random)");
 }
 
@@ -100,6 +102,8 @@ int main(int argc, char** argv) {
   CLI::App app{"batchcut: stop live streams and cut them into VODs, in bulk, exactly once"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "batchcut 0.1.0");
+  // As with most tools, a later value of a repeated option wins (scripts append overrides).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 
   // run
   RunCommand run;

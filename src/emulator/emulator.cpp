@@ -101,6 +101,7 @@ class Emulator::Impl {
   // is also counted as delivered and recorded by the time stop() returns.
   std::atomic<int> writing_{0};
   std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> hooked_requests_{0};
   std::mutex drain_mu_;
   std::condition_variable drained_;
   void begin_write() { writing_.fetch_add(1); }
@@ -315,6 +316,7 @@ asio::awaitable<bool> Emulator::Impl::serve(Stream& stream) {
       request.authorization = sv(it->value());
     request.content_type = sv(req[http::field::content_type]);
     request.body = req.body();
+    if (opt_.on_request) opt_.on_request(++hooked_requests_, request.target);
     EmulatorResponse response = core_->handle(request, std::chrono::steady_clock::now());
 
     // Latency and slow cuts: wait on a timer, never block the thread.

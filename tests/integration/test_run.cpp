@@ -145,7 +145,9 @@ TEST(Integration, ThousandJobsWithFaultsAllSucceedOnceEach) {
     ASSERT_TRUE(expected_body.count(target)) << target;
     EXPECT_EQ(rec.at("contentType").as_string(), "application/json");
     EXPECT_EQ(json::parse(rec.at("body").as_string()), json::parse(expected_body[target])) << target;
-    if (rec.at("status").as_int64() == 200) EXPECT_TRUE(cut_targets.insert(target).second) << target;
+    if (rec.at("status").as_int64() == 200) {
+      EXPECT_TRUE(cut_targets.insert(target).second) << target;
+    }
   }
   EXPECT_EQ(cut_targets.size(), 1000u);
   EXPECT_GT(reads, 0u);  // every 500/503 was followed by a read of the video's state

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -112,6 +113,65 @@ ProcessResult run_process(const std::string& program, const std::vector<std::str
     result.exit_code = WEXITSTATUS(status);
   else if (WIFSIGNALED(status))
     result.exit_code = 128 + WTERMSIG(status);
+  return result;
+}
+
+Child start_process(const std::string& program, const std::vector<std::string>& args,
+                    const std::vector<std::string>& env, const std::filesystem::path& dir) {
+  static int counter = 0;
+  Child child;
+  const std::string tag = std::to_string(getpid()) + "-" + std::to_string(++counter);
+  child.out = dir / ("child-" + tag + ".out");
+  child.err = dir / ("child-" + tag + ".err");
+  std::vector<std::string> envs;
+  for (char** e = environ; *e; ++e) envs.emplace_back(*e);
+  for (const auto& e : env) envs.push_back(e);
+  std::vector<char*> argv{const_cast<char*>(program.c_str())};
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (auto& e : envs) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const int out_fd = open(child.out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int err_fd = open(child.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    dup2(out_fd, 1);
+    dup2(err_fd, 2);
+    int devnull = open("/dev/null", O_RDONLY);
+    dup2(devnull, 0);
+    execve(program.c_str(), argv.data(), envp.data());
+    _exit(127);
+  }
+  close(out_fd);
+  close(err_fd);
+  child.pid = pid;
+  return child;
+}
+
+ProcessResult Child::wait(int timeout_seconds) {
+  ProcessResult result;
+  // Wait on the child's exit as an event (a pidfd polls readable when it exits), with the
+  // timeout as a hang guard.
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  bool timed_out = false;
+  if (pidfd >= 0) {
+    pollfd p{pidfd, POLLIN, 0};
+    timed_out = poll(&p, 1, timeout_seconds * 1000) == 0;
+    close(pidfd);
+  }
+  if (timed_out) kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (timed_out)
+    result.exit_code = -2;
+  else if (WIFEXITED(status))
+    result.exit_code = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status))
+    result.exit_code = 128 + WTERMSIG(status);
+  result.out = read_file(out);
+  result.err = read_file(err);
   return result;
 }
 

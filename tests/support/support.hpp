@@ -30,6 +30,17 @@ struct ProcessResult {
   std::string err;     // stderr
 };
 
+// A child started without waiting for it; its output goes to files in `dir`.
+struct Child {
+  int pid = -1;
+  std::filesystem::path out, err;
+  // Waits for it to exit; kills it after `timeout_seconds` (exit code -2). Returns the
+  // exit code, 128+signal when it was killed by a signal.
+  ProcessResult wait(int timeout_seconds = 120);
+};
+Child start_process(const std::string& program, const std::vector<std::string>& args,
+                    const std::vector<std::string>& env, const std::filesystem::path& dir);
+
 // Runs a program with arguments and extra environment ("NAME=value"); waits for it,
 // killing it after `timeout_seconds` (a hang guard, reported as exit code -2).
 ProcessResult run_process(const std::string& program, const std::vector<std::string>& args,
