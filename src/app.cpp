@@ -119,6 +119,7 @@ void print_summary(const std::map<JobState, std::size_t>& states, std::size_t to
     out << sep << (it == states.end() ? 0 : it->second) << " " << to_string(s);
     sep = ", ";
   }
+  if (run.abandoned) out << ", " << run.abandoned << " abandoned in flight (the next run reads their state first)";
   out << "\n";
   if (skipped) out << "  " << skipped << " of them were already final in the ledger and not sent again\n";
   out << "  requests: " << run.requests << " stop-and-cut (" << run.retries << " retries), "

@@ -432,7 +432,12 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
 
   void write_pending_states(bool skip_in_attempt) {
     for (std::size_t i = 0; i < jobs_.size(); ++i) {
-      if (progress_[i].final || (skip_in_attempt && progress_[i].in_attempt)) continue;
+      if (progress_[i].final) continue;
+      if (skip_in_attempt && progress_[i].in_attempt) {
+        // Left mid-request: its dispatch has no outcome, so the next run reads it back.
+        ++summary_.abandoned;
+        continue;
+      }
       JobRecord record;
       record.spec = jobs_[i].spec;
       record.state = JobState::pending;

@@ -819,3 +819,36 @@ TEST(LedgerExport, JsonlHasOneObjectPerJobWithNulls) {
   EXPECT_EQ(p.at("error").as_string(), "bad");
   EXPECT_EQ(export_jsonl(LedgerContents{}), "");
 }
+
+TEST(LedgerFold, AnInDoubtAttemptStaysUnsettledUntilAReadSaysTheStreamCanStillBeCut) {
+  TempDir dir;
+  JobSpec dropped = whole_job("p", "dropped"), settled = whole_job("p", "settled"),
+          limited = whole_job("p", "limited");
+  {
+    auto w = LedgerWriter::open(dir.file(), LedgerSync::group_commit);
+    for (auto* j : {&dropped, &settled, &limited}) w->append_job(*j);
+    // A dropped connection after the request left, then a crash before the read.
+    w->append_dispatch(dropped, 1, "cut");
+    w->append_outcome(dropped, 1, "cut", 0, "closed", "retry_in_doubt", 12);
+    // The same, but a read of the stream said it was not cut; then a 429 (not in doubt).
+    w->append_dispatch(settled, 1, "cut");
+    w->append_outcome(settled, 1, "cut", 503, "HTTP 503", "retry_in_doubt", 12);
+    w->append_dispatch(settled, 1, "reconcile");
+    w->append_outcome(settled, 1, "reconcile", 200, "", "can_stop", 3);
+    w->append_dispatch(settled, 2, "cut");
+    w->append_outcome(settled, 2, "cut", 429, "HTTP 429", "retry", 2);
+    // A plain 429 never puts a job in doubt; a later pending state keeps what was known.
+    w->append_dispatch(limited, 1, "cut");
+    w->append_outcome(limited, 1, "cut", 429, "HTTP 429", "retry", 2);
+    w->append_state(final_state(dropped, JobState::pending, 1, 0, ""));
+  }
+  const LedgerContents c = read_ledger(dir.file());
+  ASSERT_TRUE(c.errors.empty()) << ::testing::PrintToString(error_strings(c));
+  EXPECT_TRUE(c.find("p/dropped")->in_doubt_unresolved);
+  EXPECT_TRUE(c.find("p/dropped")->ever_in_doubt);
+  EXPECT_FALSE(c.find("p/dropped")->in_flight);
+  EXPECT_FALSE(c.find("p/settled")->in_doubt_unresolved);
+  EXPECT_TRUE(c.find("p/settled")->ever_in_doubt);  // a later 400 would still be in doubt
+  EXPECT_FALSE(c.find("p/limited")->in_doubt_unresolved);
+  EXPECT_FALSE(c.find("p/limited")->ever_in_doubt);
+}
