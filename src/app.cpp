@@ -85,6 +85,7 @@ bool check_options(const RunCommand& c, std::ostream& err) {
     bad("--halt-after-failure-rate must be in (0%, 100%]");
   if (c.halt_window < 1) bad("--halt-window must be >= 1");
   if (!(c.drain_timeout_seconds >= 0)) bad("--drain-timeout must be >= 0");
+  if (!(c.reconcile_delay_seconds >= 0) || c.reconcile_delay_seconds > 3600) bad("--reconcile-delay must be 0..3600 seconds");
   if (!(c.backoff_base_seconds > 0) || !(c.backoff_cap_seconds >= c.backoff_base_seconds))
     bad("--backoff-base must be > 0 and --backoff-cap >= --backoff-base");
   if (c.ca_file && !fs::exists(*c.ca_file)) bad("--ca-file " + c.ca_file->string() + " does not exist");
@@ -422,6 +423,7 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   options.backoff.base = std::chrono::milliseconds(static_cast<long long>(c.backoff_base_seconds * 1000));
   options.backoff.cap = std::chrono::milliseconds(static_cast<long long>(c.backoff_cap_seconds * 1000));
   options.reconcile = c.reconcile;
+  options.reconcile_delay = std::chrono::milliseconds(static_cast<long long>(c.reconcile_delay_seconds * 1000));
   options.retry_budget_percent = c.retry_budget_percent;
   options.halt_after_failures = c.halt_after_failures;
   options.halt_after_failure_rate = c.halt_after_failure_rate;

@@ -19,6 +19,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <csignal>
 #include <deque>
+#include <mutex>
 #include <queue>
 #include <random>
 
@@ -65,9 +66,12 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     done_ = std::move(done);
     started_ = steady_clock::now();
     for (std::size_t i = 0; i < jobs_.size(); ++i) {
-      fresh_.push_back(i);
       progress_[i].after_ambiguous = jobs_[i].in_doubt || jobs_[i].after_in_doubt;
       progress_[i].needs_reconcile = jobs_[i].in_doubt && options_.reconcile;
+      if (progress_[i].needs_reconcile)
+        requeue(i, options_.reconcile_delay);  // read back once the old request has settled
+      else
+        fresh_.push_back(i);
     }
     if (options_.deadline) arm_deadline(*options_.deadline);
     if (options_.progress_interval.count() > 0) {
@@ -109,6 +113,11 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   RunSummary abandon() {
+    {
+      std::lock_guard lock(gate_->mutex);
+      gate_->open = false;
+    }
+    abandoned_ = true;
     summary_.forced = true;
     write_pending_states(/*skip_in_attempt=*/true);
     return close_summary();
@@ -223,6 +232,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
       Impl* self;
       Pick pick;
       ~Leave() {
+        if (self->abandoned_) return;  // the frame is being destroyed with the event loop
         self->progress_[pick.idx].in_attempt = false;
         if (pick.retry) self->budget_.release();
         --self->in_attempt_;
@@ -302,10 +312,14 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
                               stop_and_cut_body(job.spec)};
     const AttemptResult result = co_await connection.round_trip(request, options_.timeout);
     const Classification c = classify(result);
-    const bool in_doubt_retry = c.verdict == Verdict::retry && c.ambiguous;
-    ledger_.append_outcome(job.spec, number, "cut", result.status, c.error,
-                           in_doubt_retry ? "retry_in_doubt" : to_string(c.verdict),
-                           result.elapsed.count());
+    // A final answer is recorded as the job's state record alone, so no crash can leave a
+    // "succeeded" outcome without its id; other answers get an outcome record.
+    if (c.verdict == Verdict::retry || c.verdict == Verdict::fatal) {
+      const bool in_doubt_retry = c.verdict == Verdict::retry && c.ambiguous;
+      ledger_.append_outcome(job.spec, number, "cut", result.status, c.error,
+                             in_doubt_retry ? "retry_in_doubt" : to_string(c.verdict),
+                             result.elapsed.count());
+    }
     log_->debug("{} attempt {}: {} {}", job.spec.key(), number, to_string(c.verdict), c.error);
     if (c.verdict != Verdict::fatal && halt_.record(c.verdict != Verdict::success))
       stop(StopReason::halted, halt_.reason());
@@ -349,12 +363,14 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     }
     p.last_status = result.status;
     p.last_error = c.error;
+    // Before an in-doubt attempt is read back, give the backend time to finish acting on it.
+    const auto settle = c.ambiguous && p.needs_reconcile ? options_.reconcile_delay : milliseconds(0);
     if (p.tries < options_.max_attempts) {
-      requeue(idx, backoff_delay(options_.backoff, p.tries, uniform_(rng_), c.retry_after));
+      requeue(idx, std::max(settle, backoff_delay(options_.backoff, p.tries, uniform_(rng_), c.retry_after)));
     } else if (p.needs_reconcile) {
       // Out of attempts, but the last one may have cut: read the state to name it.
       p.exhausted = true;
-      requeue(idx, milliseconds(0));
+      requeue(idx, settle);
     } else {
       log_->warn("{}: giving up after {} attempts: {}", jobs_[idx].spec.key(), p.tries, c.error);
       co_await finish_job(idx, JobState::retry_exhausted, result.status, {}, gave_up(p), {});
@@ -382,12 +398,15 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     ++summary_.states[state];
   }
 
-  // Suspends until the ledger reports `seq` durable; resumes on our executor.
+  // Suspends until the ledger reports `seq` durable; resumes on our executor. The ledger's
+  // thread posts the resumption through the gate, which closes when a run is abandoned, so
+  // a late callback never touches an event loop that is gone.
   asio::awaitable<void> durable(LedgerWriter::Seq seq) {
     auto initiate = [this, seq](auto handler) {
       auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-      ledger_.when_durable(seq, [shared, ex = executor_]() {
-        asio::post(ex, [shared]() { std::move (*shared)(); });
+      ledger_.when_durable(seq, [shared, gate = gate_, ex = executor_]() {
+        std::lock_guard lock(gate->mutex);
+        if (gate->open) asio::post(ex, [shared]() { std::move (*shared)(); });
       });
     };
     co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(initiate,
@@ -466,7 +485,14 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     if (done_) done_(std::move(s));
   }
 
+  struct Gate {
+    std::mutex mutex;
+    bool open = true;
+  };
+
   RunOptions options_;
+  std::shared_ptr<Gate> gate_ = std::make_shared<Gate>();
+  bool abandoned_ = false;
   Transport& transport_;
   LedgerWriter& ledger_;
   std::shared_ptr<spdlog::logger> log_;
@@ -524,7 +550,8 @@ RunSummary run_jobs(const RunOptions& options, const TransportOptions& transport
   // First SIGINT/SIGTERM: stop dispatching and drain, at most drain_timeout.
   // A second one, or the drain timeout: stop at once (in-flight jobs are reconciled next run).
   std::optional<asio::signal_set> signals;
-  asio::steady_timer drain(*io);
+  std::optional<asio::steady_timer> drain_storage(std::in_place, *io);
+  asio::steady_timer& drain = *drain_storage;
   int signals_seen = 0;
   std::function<void(boost::system::error_code, int)> on_signal =
       [&](boost::system::error_code ec, int sig) {
@@ -552,7 +579,10 @@ RunSummary run_jobs(const RunOptions& options, const TransportOptions& transport
   });
   io->run();
   RunSummary result = summary ? *summary : runner.abandon();
-  io.reset();  // destroys what was left in flight while the transport still exists
+  // I/O objects go before their event loop; the loop goes while the transport still exists.
+  signals.reset();
+  drain_storage.reset();
+  io.reset();
   ledger.flush();
   if (auto failure = ledger.failure(); failure && !result.ledger_failure)
     result.ledger_failure = *failure;

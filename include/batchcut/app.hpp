@@ -45,6 +45,7 @@ struct RunCommand {
   LedgerSync ledger_sync = LedgerSync::group_commit;
   std::uint64_t seed = 0;
   bool reconcile = true;
+  double reconcile_delay_seconds = 2;
   double retry_budget_percent = 20;
   std::optional<std::size_t> halt_after_failures;
   std::optional<double> halt_after_failure_rate;  // 0..1

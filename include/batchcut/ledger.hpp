@@ -7,7 +7,11 @@
 //    "label":".."}
 //   {"type":"dispatch","ts":..,"projectId":..,"liveVideoId":..,"attempt":N,"op":"cut"|"reconcile"}
 //   {"type":"outcome","ts":..,"projectId":..,"liveVideoId":..,"attempt":N,"op":..,
-//    "httpStatus":503|0,"error":"..","verdict":"success|retry|permanent|fatal|..","elapsedMs":N}
+//    "httpStatus":503|0,"error":"..","verdict":"retry|retry_in_doubt|fatal|can_stop|stopped|
+//    unreadable","elapsedMs":N}
+//   An attempt that ends the job (success, a permanent error, in doubt) has no outcome
+//   record: its state record is its outcome, written in one line, so a crash can never
+//   leave a "succeeded" outcome on disk without the videoPublicId that goes with it.
 //   {"type":"state","ts":..,"projectId":..,"liveVideoId":..,"state":"succeeded|failed|...",
 //    "videoPublicId":..|null,"attempts":N,"httpStatus":N,"error":"..","messages":[..]}
 // The API key never appears in it. "ts" is informational (the time the record was built);

@@ -34,6 +34,10 @@ struct RunOptions {
 
   // Resilience (see README "Job states"):
   bool reconcile = true;              // GET the live video before retrying an in-doubt attempt
+  // The GET waits at least this long after the in-doubt attempt (or, for one left in
+  // flight by an earlier run, after this run starts): a backend behind a proxy that gave
+  // up, or a request from a killed run still in a socket buffer, may act a moment later.
+  std::chrono::milliseconds reconcile_delay{2000};
   double retry_budget_percent = 20;   // share of in-flight slots retries may hold
   bool adaptive_rate = true;          // AIMD on 429/503
   std::optional<std::size_t> halt_after_failures;

@@ -46,6 +46,7 @@ void add_run_options(CLI::App* cmd, RunCommand& run, RunFlags& flags) {
   cmd->add_flag("--dry-run", run.dry_run, "Validate and print the requests; send nothing");
   cmd->add_flag("--ledger-sync-none", flags.no_sync, "Do not fsync the ledger (faster; a crash may lose records)");
   cmd->add_flag("--no-reconcile", flags.no_reconcile, "Retry in-doubt attempts without reading the video's state first");
+  cmd->add_option("--reconcile-delay", run.reconcile_delay_seconds, "Seconds to let an in-doubt attempt settle before reading the video's state")->capture_default_str();
   cmd->add_option("--retry-budget", run.retry_budget_percent, "Percent of in-flight slots retries may hold")->capture_default_str();
   cmd->add_option("--halt-after-failures", flags.halt_failures, "Stop after N failed attempts");
   cmd->add_option("--halt-after-failure-rate", flags.halt_rate, "Stop when P% of the last --halt-window attempts failed");
