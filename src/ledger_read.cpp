@@ -491,6 +491,11 @@ void Folder::fold_job(LineCheck& c) {
                     : "must be set together with dateTimeTo");
   if ((from_ms || to_ms) && (dt_from || dt_to))
     c.error("dateTimeFrom", "a job has either a millisecond or a date-time range, not both");
+  // The same bounds as a manifest's: the spec must be one a manifest could have given.
+  constexpr std::int64_t ms_limit = std::int64_t{1} << 31;
+  if (from_ms && (*from_ms < 0 || *from_ms >= ms_limit))
+    c.error("fromMilisecond", "must be 0 .. 2147483647");
+  if (to_ms && (*to_ms < 0 || *to_ms >= ms_limit)) c.error("toMilisecond", "must be 0 .. 2147483647");
   if (!c.ok) return;
 
   JobSpec spec;
@@ -500,8 +505,8 @@ void Folder::fold_job(LineCheck& c) {
   spec.label = label;
   if (from_ms) {
     spec.range = RangeKind::ms;
-    spec.from_ms = *from_ms;
-    spec.to_ms = *to_ms;
+    spec.from_ms = static_cast<std::int32_t>(*from_ms);
+    spec.to_ms = static_cast<std::int32_t>(*to_ms);
   } else if (dt_from) {
     spec.range = RangeKind::datetime;
     auto from = parse_iso8601(*dt_from);

@@ -205,7 +205,7 @@ TEST(LedgerRoundTrip, WholeAndMillisecondRanges) {
   TempDir dir;
   JobSpec whole = whole_job("p", "whole", "all of it");
   whole.visibility = Visibility::password;
-  JobSpec ms = ms_job("p", "ms", 0, 9'000'000'000);
+  JobSpec ms = ms_job("p", "ms", 0, 2'147'483'647);
   {
     auto w = LedgerWriter::open(dir.file(), LedgerSync::none);
     w->append_job(whole);
@@ -228,7 +228,7 @@ TEST(LedgerRoundTrip, WholeAndMillisecondRanges) {
   EXPECT_EQ(c.jobs[0].spec.visibility, Visibility::password);
   EXPECT_TRUE(c.jobs[0].spec.same_request(whole));
   EXPECT_EQ(c.jobs[1].spec.range, RangeKind::ms);
-  EXPECT_EQ(c.jobs[1].spec.to_ms, 9'000'000'000);
+  EXPECT_EQ(c.jobs[1].spec.to_ms, 2'147'483'647);
   EXPECT_TRUE(c.jobs[1].spec.same_request(ms));
   EXPECT_EQ(c.jobs[0].state, JobState::pending);
   EXPECT_FALSE(c.jobs[0].has_final);
@@ -851,4 +851,15 @@ TEST(LedgerFold, AnInDoubtAttemptStaysUnsettledUntilAReadSaysTheStreamCanStillBe
   EXPECT_TRUE(c.find("p/settled")->ever_in_doubt);  // a later 400 would still be in doubt
   EXPECT_FALSE(c.find("p/limited")->in_doubt_unresolved);
   EXPECT_FALSE(c.find("p/limited")->ever_in_doubt);
+}
+
+TEST(LedgerRead, MillisecondsOutsideTheManifestRangeAreCorruption) {
+  TempDir dir;
+  spit(dir.file(),
+       R"({"type":"job","ts":"2026-01-01T00:00:00.000Z","projectId":"p","liveVideoId":"v","videoVisibilityOptionId":1,"fromMilisecond":0,"toMilisecond":9000000000,"dateTimeFrom":null,"dateTimeTo":null,"label":""})"
+       "\n");
+  const LedgerContents c = read_ledger(dir.file());
+  ASSERT_EQ(c.errors.size(), 1u);
+  EXPECT_EQ(c.errors[0].line, 1u);
+  EXPECT_EQ(c.errors[0].field, "toMilisecond");
 }
