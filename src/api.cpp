@@ -257,7 +257,7 @@ Classification classify(const AttemptResult& r, std::chrono::system_clock::time_
   if (r.error != TransportError::none) c.error += " (" + std::string(to_string(r.error)) + ")";
 
   const int s = r.status;
-  if (s == 200 || s == 201) {
+  if (s >= 200 && s < 300) {
     if (r.error == TransportError::none && plausible_id(env.video_public_id)) {
       c.verdict = Verdict::success;
       c.video_public_id = env.video_public_id;
@@ -279,15 +279,16 @@ Classification classify(const AttemptResult& r, std::chrono::system_clock::time_
     case 408:  // the server gave up reading our request
       c.verdict = Verdict::retry;
       return c;
-    case 500:
-    case 502:
-    case 503:
-    case 504:
-      c.verdict = Verdict::retry;
-      c.ambiguous = true;
-      return c;
     default:
-      // 400, 403, 404 and every other answer: this job will not succeed by repeating it.
+      if (s >= 500) {
+        // 500, 502, 503, 504, and every other server-side answer (a CDN's 520-524, a 501
+        // from a confused proxy): the backend may have acted. Retry, but in doubt.
+        c.verdict = Verdict::retry;
+        c.ambiguous = true;
+        return c;
+      }
+      // 400, 403, 404 and every other 4xx, 3xx or 1xx: this job will not succeed by
+      // repeating it, and the server says it did not act.
       c.verdict = Verdict::permanent;
       return c;
   }

@@ -90,6 +90,8 @@ bool check_options(const RunCommand& c, std::ostream& err) {
     bad("--backoff-base must be > 0 and --backoff-cap >= --backoff-base");
   if (c.ca_file && !fs::exists(*c.ca_file)) bad("--ca-file " + c.ca_file->string() + " does not exist");
   if (c.replay_states.empty()) bad("--states names no state");
+  for (auto st : c.replay_states)
+    if (st == JobState::succeeded) bad("--states: succeeded jobs are never sent again (their VOD exists)");
   return ok;
 }
 
@@ -132,6 +134,10 @@ void print_summary(const std::map<JobState, std::size_t>& states, std::size_t to
         << std::setprecision(1) << run.final_rate << "/s\n";
   if (run.aborted) out << "  STOPPED: " << run.abort_reason << (run.forced ? " (without draining)" : "") << "\n";
   out << "  ledger: " << ledger.string() << "\n";
+}
+
+bool is_loopback_host(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
 int exit_status_for(const RunSummary& run, bool all_succeeded) {
@@ -249,6 +255,7 @@ std::optional<std::chrono::system_clock::time_point> parse_deadline(
       std::size_t j = i;
       while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j]))) ++j;
       if (j == i) return std::nullopt;
+      if (j - i > 9) return std::nullopt;  // more than 31 years in any unit
       long long n = std::stoll(text.substr(i, j - i));
       std::size_t k = j;
       while (k < text.size() && std::isalpha(static_cast<unsigned char>(text[k]))) ++k;
@@ -260,6 +267,7 @@ std::optional<std::chrono::system_clock::time_point> parse_deadline(
       else return std::nullopt;
       i = k;
     }
+    if (total > std::chrono::hours(24 * 366)) return std::nullopt;
     return now + total;
   }
   if (auto t = parse_iso8601(text)) return time_point_cast<system_clock::duration>(*t);
@@ -289,7 +297,13 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   std::string url_error;
   auto base = parse_base_url(c.base_url, &url_error);
   if (!base) {
-    err << "batchcut: --base-url " << c.base_url << ": " << url_error << "\n";
+    // The message names the problem without repeating the URL, which may hold a secret.
+    err << "batchcut: --base-url: " << url_error << "\n";
+    return exit_usage;
+  }
+  if (!base->tls && !is_loopback_host(base->host) && !c.allow_insecure_http) {
+    err << "batchcut: --base-url http://" << base->host
+        << " would send the API key in clear text; use https://, or pass --allow-insecure-http\n";
     return exit_usage;
   }
   std::optional<std::chrono::system_clock::time_point> deadline;
@@ -383,6 +397,13 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
     for (const auto& job : manifest.jobs) {
       const JobRecord* rec = known.find(job.key());
       const bool same = rec && rec->spec.same_request(job);
+      if (rec && !same && (rec->state == JobState::succeeded || rec->state == JobState::in_doubt)) {
+        // Its stream is already stopped: no change to the request can cut it again.
+        changed.push_back({c.manifest.string(), job.line, "",
+                           "job " + job.key() + " changed, but the ledger has it " +
+                               to_string(rec->state) + " (a stream is cut only once); restore it or remove it"});
+        continue;
+      }
       if (rec && !same && !c.allow_changed) {
         changed.push_back({c.manifest.string(), job.line, "",
                            "job " + job.key() + " differs from the one in the ledger (same live " +

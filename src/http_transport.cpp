@@ -1,5 +1,8 @@
 // The real transport: Beast HTTP/1.1 over TCP or TLS, one keep-alive stream per Connection.
 #include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
@@ -57,10 +60,12 @@ class HttpConnection final : public Connection {
     plain_.reset();
     connected_ = false;
   }
-  asio::awaitable<bool> ensure_connected(std::chrono::milliseconds timeout, AttemptResult& r);
+  using deadline_t = std::chrono::steady_clock::time_point;
+  asio::awaitable<bool> ensure_connected(deadline_t deadline, AttemptResult& r);
   template <class Stream>
-  asio::awaitable<void> exchange(Stream& stream, const HttpRequest& request,
-                                 std::chrono::milliseconds timeout, AttemptResult& r);
+  asio::awaitable<void> exchange(Stream& stream, const HttpRequest& request, deadline_t deadline,
+                                 AttemptResult& r);
+  bool peer_closed_or_spoke();
 
   HttpTransport& transport_;
   std::optional<tls_stream> tls_;
@@ -119,9 +124,18 @@ class HttpTransport final : public Transport {
 
 HttpConnection::HttpConnection(HttpTransport& transport) : transport_(transport) {}
 
-asio::awaitable<bool> HttpConnection::ensure_connected(std::chrono::milliseconds timeout,
-                                                       AttemptResult& r) {
-  if (connected_) co_return true;
+// A kept-alive connection the server closed while it sat idle (or one with stray bytes on
+// it) must not carry the next request: the write would "succeed" into a dead socket and the
+// attempt would look in doubt. A non-blocking peek tells before anything is sent.
+bool HttpConnection::peer_closed_or_spoke() {
+  char byte;
+  const ssize_t n = ::recv(lowest().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n == 0 || n > 0) return true;
+  return !(errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+}
+
+asio::awaitable<bool> HttpConnection::ensure_connected(deadline_t deadline, AttemptResult& r) {
+  if (connected_ && buffer_.size() == 0 && !peer_closed_or_spoke()) co_return true;
   close();
   tcp::resolver::results_type endpoints;
   if (auto ec = co_await transport_.endpoints(endpoints)) {
@@ -136,7 +150,7 @@ asio::awaitable<bool> HttpConnection::ensure_connected(std::chrono::milliseconds
     plain_.emplace(transport_.executor_);
 
   // Connect, within the attempt's timeout.
-  lowest().expires_after(timeout);
+  lowest().expires_at(deadline);
   auto [ec, ep] = co_await lowest().async_connect(endpoints, token);
   if (ec) {
     r.error = TransportError::connect;
@@ -157,7 +171,7 @@ asio::awaitable<bool> HttpConnection::ensure_connected(std::chrono::milliseconds
       co_return false;
     }
     tls_->set_verify_callback(ssl::host_name_verification(opts.base.host));
-    lowest().expires_after(timeout);
+    lowest().expires_at(deadline);
     auto [hs_ec] = co_await tls_->async_handshake(ssl::stream_base::client, token);
     if (hs_ec) {
       r.error = is_verify_failure(hs_ec) ? TransportError::tls_verify : TransportError::tls_handshake;
@@ -178,7 +192,7 @@ asio::awaitable<bool> HttpConnection::ensure_connected(std::chrono::milliseconds
 
 template <class Stream>
 asio::awaitable<void> HttpConnection::exchange(Stream& stream, const HttpRequest& request,
-                                               std::chrono::milliseconds timeout, AttemptResult& r) {
+                                               deadline_t deadline, AttemptResult& r) {
   const auto& opts = transport_.options_;
   http::request<http::string_body> req{request.post ? http::verb::post : http::verb::get,
                                        request.target, 11};
@@ -193,8 +207,8 @@ asio::awaitable<void> HttpConnection::exchange(Stream& stream, const HttpRequest
   req.keep_alive(true);
   req.prepare_payload();
 
-  // Send the request; the timeout covers the whole exchange.
-  lowest().expires_after(timeout);
+  // Send the request; one deadline covers the whole attempt, connect included.
+  lowest().expires_at(deadline);
   auto [write_ec, written] = co_await http::async_write(stream, req, token);
   if (write_ec) {
     r.error = write_ec == beast::error::timeout ? TransportError::timeout : TransportError::write;
@@ -204,10 +218,20 @@ asio::awaitable<void> HttpConnection::exchange(Stream& stream, const HttpRequest
   }
   r.request_sent = true;
 
-  // Read the answer, with a cap on its body.
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(opts.max_body);
-  auto [read_ec, read] = co_await http::async_read(stream, buffer_, parser, token);
+  // Read the answer, with a cap on its body. An interim 1xx answer (100 Continue, 103
+  // Early Hints) is not the answer: read on, or its real answer would be left on the
+  // connection for the next job to take as its own.
+  std::optional<http::response_parser<http::string_body>> parser_storage;
+  boost::system::error_code read_ec;
+  for (;;) {
+    parser_storage.emplace();
+    parser_storage->body_limit(opts.max_body);
+    auto [ec, read] = co_await http::async_read(stream, buffer_, *parser_storage, token);
+    read_ec = ec;
+    const unsigned status = parser_storage->is_header_done() ? parser_storage->get().result_int() : 0;
+    if (read_ec || status < 100 || status >= 200 || status == 101) break;
+  }
+  auto& parser = *parser_storage;
   if (parser.is_header_done()) {
     r.status = static_cast<int>(parser.get().result_int());
     if (auto it = parser.get().find(http::field::retry_after); it != parser.get().end())
@@ -231,18 +255,20 @@ asio::awaitable<void> HttpConnection::exchange(Stream& stream, const HttpRequest
     co_return;
   }
   r.body = std::move(parser.get().body());
-  if (!parser.get().keep_alive()) close();
+  // Stray bytes after a complete answer belong to no request of ours: start afresh.
+  if (!parser.get().keep_alive() || buffer_.size() > 0) close();
 }
 
 asio::awaitable<AttemptResult> HttpConnection::round_trip(const HttpRequest& request,
                                                           std::chrono::milliseconds timeout) {
   AttemptResult r;
   const auto start = std::chrono::steady_clock::now();
-  if (co_await ensure_connected(timeout, r)) {
+  const auto deadline = start + timeout;
+  if (co_await ensure_connected(deadline, r)) {
     if (tls_)
-      co_await exchange(*tls_, request, timeout, r);
+      co_await exchange(*tls_, request, deadline, r);
     else
-      co_await exchange(*plain_, request, timeout, r);
+      co_await exchange(*plain_, request, deadline, r);
   }
   r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - start);

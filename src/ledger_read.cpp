@@ -714,17 +714,24 @@ LedgerContents read_ledger(const std::filesystem::path& path) {
     have -= pos;
     buf_start += pos;
   }
+  if (have > 0) {
+    // The last line has no newline: a write cut short by a crash (or a hand edit). A line
+    // that still parses as a whole record is kept (it may hold a videoPublicId the server
+    // really returned; the writer ends it with a newline before its first append). Anything
+    // else is a torn tail: ignored here, cut off by the writer on open.
+    const std::size_t errors_before = out.errors.size();
+    folder.line(std::string_view(buf.data(), have), lineno + 1);
+    if (out.errors.size() > errors_before) {
+      out.errors.resize(errors_before);
+      out.torn_tail = true;
+      out.torn_tail_offset = buf_start;
+    }
+  }
   if (index_builder) {
     index_builder->finish();
   } else {
     out.index.reserve(out.jobs.size());
     for (std::size_t i = 0; i < out.jobs.size(); ++i) out.index.emplace(out.jobs[i].spec.key(), i);
-  }
-  if (have > 0) {
-    // The last line has no newline: a write cut short by a crash. It was never durable,
-    // so it is ignored even if it happens to parse; the writer cuts it off on open.
-    out.torn_tail = true;
-    out.torn_tail_offset = buf_start;
   }
   return out;
 }

@@ -19,6 +19,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <csignal>
 #include <deque>
+#include <set>
 #include <mutex>
 #include <queue>
 #include <random>
@@ -110,6 +111,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     stopping_ = true;
     if (wake_) notify();
     if (deadline_timer_) deadline_timer_->cancel();
+    for (auto* t : pace_timers_) t->cancel();  // nobody waits out a pause that no longer matters
   }
 
   RunSummary abandon() {
@@ -120,7 +122,12 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     abandoned_ = true;
     summary_.forced = true;
     write_pending_states(/*skip_in_attempt=*/true);
-    return close_summary();
+    RunSummary s = close_summary();
+    // Our timers go now, while the event loop they belong to still exists.
+    wake_.reset();
+    deadline_timer_.reset();
+    progress_timer_.reset();
+    return s;
   }
 
  private:
@@ -131,6 +138,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     bool after_ambiguous = false;  // an earlier attempt may have cut
     bool exhausted = false;        // out of attempts; reconciling only to name the state
     bool in_attempt = false;
+    bool awaiting_answer = false;  // a request is out (dispatch written, no answer yet)
     bool final = false;            // reached a final state in this run
     int last_status = 0;           // of the last retryable attempt
     std::string last_error;
@@ -222,6 +230,14 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
 
   asio::awaitable<void> worker(std::unique_ptr<Connection> connection) {
     asio::steady_timer timer(executor_);
+    pace_timers_.insert(&timer);
+    struct Unregister {
+      Impl* self;
+      asio::steady_timer* timer;
+      ~Unregister() {
+        if (!self->abandoned_) self->pace_timers_.erase(timer);
+      }
+    } unregister{this, &timer};
     while (auto pick = co_await next_job()) co_await attempt(*pick, *connection, timer);
   }
 
@@ -310,7 +326,9 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
 
     const HttpRequest request{true, stop_and_cut_target(options_.base, job.spec),
                               stop_and_cut_body(job.spec)};
+    p.awaiting_answer = true;
     const AttemptResult result = co_await connection.round_trip(request, options_.timeout);
+    p.awaiting_answer = false;
     const Classification c = classify(result);
     // A final answer is recorded as the job's state record alone, so no crash can leave a
     // "succeeded" outcome without its id; other answers get an outcome record.
@@ -371,6 +389,13 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
       // Out of attempts, but the last one may have cut: read the state to name it.
       p.exhausted = true;
       requeue(idx, settle);
+    } else if (c.ambiguous) {
+      // --no-reconcile: out of attempts, and the last one may have cut. Not "retry_exhausted",
+      // which promises the stream was not cut.
+      log_->warn("{}: giving up after {} attempts, the last in doubt: {}", jobs_[idx].spec.key(),
+                 p.tries, c.error);
+      co_await finish_job(idx, JobState::in_doubt, result.status, {},
+                          gave_up(p) + " (the last attempt may have cut; state not read: --no-reconcile)", {});
     } else {
       log_->warn("{}: giving up after {} attempts: {}", jobs_[idx].spec.key(), p.tries, c.error);
       co_await finish_job(idx, JobState::retry_exhausted, result.status, {}, gave_up(p), {});
@@ -393,7 +418,13 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     record.error = std::move(error);
     record.messages = std::move(messages);
     progress_[idx].final = true;  // no second final record, whatever happens next
+    log_->debug("{}: {} {}", record.spec.key(), to_string(state), record.video_public_id);
     co_await durable(ledger_.append_state(record));
+    if (auto failure = ledger_.failure(); failure && !record.video_public_id.empty()) {
+      // The one value that exists nowhere else: say it where a person will see it.
+      log_->error("NOT RECORDED (ledger failed: {}): {} succeeded with videoPublicId {}", *failure,
+                  record.spec.key(), record.video_public_id);
+    }
     // Counted only once durable: a crash before this line loses no recorded id.
     ++summary_.states[state];
   }
@@ -404,9 +435,16 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   asio::awaitable<void> durable(LedgerWriter::Seq seq) {
     auto initiate = [this, seq](auto handler) {
       auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-      ledger_.when_durable(seq, [shared, gate = gate_, ex = executor_]() {
+      ledger_.when_durable(seq, [shared, gate = gate_, ex = executor_]() mutable {
         std::lock_guard lock(gate->mutex);
-        if (gate->open) asio::post(ex, [shared]() { std::move (*shared)(); });
+        if (gate->open) {
+          asio::post(ex, [shared]() { std::move (*shared)(); });
+        } else {
+          // The run was abandoned and its event loop is going or gone: destroying the
+          // suspended coroutine here, on the ledger's thread, would touch that loop. Leave
+          // it; the process is stopping.
+          new std::shared_ptr<decltype(handler)>(std::move(shared));
+        }
       });
     };
     co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(initiate,
@@ -452,7 +490,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   void write_pending_states(bool skip_in_attempt) {
     for (std::size_t i = 0; i < jobs_.size(); ++i) {
       if (progress_[i].final) continue;
-      if (skip_in_attempt && progress_[i].in_attempt) {
+      if (skip_in_attempt && progress_[i].awaiting_answer) {
         // Left mid-request: its dispatch has no outcome, so the next run reads it back.
         ++summary_.abandoned;
         continue;
@@ -507,6 +545,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   std::optional<asio::steady_timer> wake_;
   std::optional<asio::steady_timer> deadline_timer_;
   std::optional<asio::steady_timer> progress_timer_;
+  std::set<asio::steady_timer*> pace_timers_;
   std::vector<RunJob> jobs_;
   std::vector<Progress> progress_;
   std::deque<std::size_t> fresh_;

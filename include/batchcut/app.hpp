@@ -42,6 +42,7 @@ struct RunCommand {
   std::optional<std::filesystem::path> api_key_file;  // else the VP_API_KEY environment variable
   bool dry_run = false;
   bool allow_changed = false;
+  bool allow_insecure_http = false;  // http:// to a host other than loopback
   LedgerSync ledger_sync = LedgerSync::group_commit;
   std::uint64_t seed = 0;
   bool reconcile = true;

@@ -83,8 +83,10 @@ struct LedgerContents {
   const JobRecord* find(const std::string& key) const;
 };
 
-// Reads a ledger. A missing file is an empty ledger. A torn last line is reported via
-// torn_tail (not an error); any other bad line is an error naming FILE:LINE: field.
+// Reads a ledger. A missing file is an empty ledger. A last line without its newline that
+// still parses as a whole record is kept (it may carry a videoPublicId); one cut short is
+// reported via torn_tail (not an error); any other bad line is an error naming
+// FILE:LINE: field.
 LedgerContents read_ledger(const std::filesystem::path& path);
 
 enum class LedgerSync { group_commit, none };

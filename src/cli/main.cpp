@@ -40,6 +40,7 @@ void add_run_options(CLI::App* cmd, RunCommand& run, RunFlags& flags) {
   cmd->add_option("--max-attempts", run.max_attempts, "Stop-and-cut attempts per job, first included")->capture_default_str();
   cmd->add_option("--timeout", run.timeout_seconds, "Seconds per attempt")->capture_default_str();
   cmd->add_option("--ca-file", run.ca_file, "PEM file of extra trusted CAs");
+  cmd->add_flag("--allow-insecure-http", run.allow_insecure_http, "Allow http:// to a host other than loopback (sends the key in clear)");
   cmd->add_option("--auth-scheme", flags.auth_scheme, "Authorization: 'Bearer KEY' or raw 'KEY'")
       ->check(CLI::IsMember({"bearer", "raw"}))->capture_default_str();
   cmd->add_option("--api-key-file", run.api_key_file, "File whose first line is the API key (else $VP_API_KEY)");
@@ -137,7 +138,9 @@ int main(int argc, char** argv) {
   fs::path export_ledger;
   std::string export_format;
   bool export_manifest = false;
-  std::string export_states = "failed,retry_exhausted,in_doubt,pending";
+  // in_doubt is left out: a manifest starts a new ledger with no history, and those
+  // streams must not be cut again without a look first.
+  std::string export_states = "failed,retry_exhausted,pending";
   auto* export_cmd = app.add_subcommand("export", "Print one row per job from a ledger, or the jobs as a manifest");
   export_cmd->add_option("ledger", export_ledger, "Ledger file")->required();
   export_cmd->add_option("--format", export_format, "csv or jsonl (rows); csv or yaml (--manifest)")

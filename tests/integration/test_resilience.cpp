@@ -308,6 +308,18 @@ TEST(Resilience, ChangedJobIsRefusedUnlessAllowed) {
   EXPECT_EQ(run_process(BATCHCUT_BINARY, allowed_args, key_env).exit_code, 0);
   const auto ledger = read_ledger(dir / "jobs.ledger.jsonl");
   EXPECT_EQ(ledger.find("proj1/lv1")->spec.to_ms, 10);
+
+  // Once cut, a stream is never sent again, changed or not, allowed or not.
+  write_file(dir / "jobs.csv",
+             "projectId,liveVideoId,videoVisibilityOptionId,fromMilisecond,toMilisecond\n"
+             "proj1,lv0,2,0,60000\nproj1,lv1,2,5,99\nproj1,lv2,2,2,60002\n");
+  const auto recut = run_process(BATCHCUT_BINARY, allowed_args, key_env);
+  EXPECT_EQ(recut.exit_code, 2);
+  EXPECT_NE(recut.err.find("jobs.csv:3: job proj1/lv1 changed, but the ledger has it succeeded"), std::string::npos) << recut.err;
+  const auto replay_done = run_process(BATCHCUT_BINARY, {"replay", (dir / "jobs.ledger.jsonl").string(), "--states", "succeeded"}, key_env);
+  EXPECT_EQ(replay_done.exit_code, 2);
+  EXPECT_EQ(emulator.stats().repeated_cuts, 0u);
+  EXPECT_EQ(emulator.stats().cuts_made, 3u);
 }
 
 namespace {

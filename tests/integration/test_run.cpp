@@ -294,3 +294,16 @@ TEST(Integration, ExportAndStatusReadTheLedger) {
   EXPECT_EQ(csv.out.rfind("projectId,liveVideoId,label,state,videoPublicId,attempts,httpStatus,error", 0), 0u) << csv.out;
   EXPECT_NE(csv.out.find("\"clip 0, take one\",succeeded,vjs"), std::string::npos) << csv.out;
 }
+
+TEST(Integration, CredentialsInTheUrlAndClearTextKeysAreRefused) {
+  TempDir dir;
+  write_file(dir / "j.csv", csv_manifest(1));
+  const std::vector<std::string> env{"VP_API_KEY=k"};
+  auto r = run_process(BATCHCUT_BINARY, {"run", (dir / "j.csv").string(), "--base-url", "https://user:hunter2@example.com"}, env);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ((r.out + r.err).find("hunter2"), std::string::npos) << r.err;
+  r = run_process(BATCHCUT_BINARY, {"run", (dir / "j.csv").string(), "--base-url", "http://example.com"}, env);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("clear text"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "j.ledger.jsonl"));
+}

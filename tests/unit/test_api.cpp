@@ -147,6 +147,8 @@ TEST(Classify, PermanentErrorsKeepTheApiMessages) {
   EXPECT_EQ(classify(answer(403, "")).verdict, Verdict::permanent);
   EXPECT_EQ(classify(answer(404, "<html>nope</html>")).verdict, Verdict::permanent);
   EXPECT_EQ(classify(answer(409, "")).verdict, Verdict::permanent);
+  EXPECT_EQ(classify(answer(301, "")).verdict, Verdict::permanent);
+  EXPECT_FALSE(classify(answer(422, "")).ambiguous);
 }
 
 TEST(Classify, UnauthorizedStopsTheRun) {
@@ -154,8 +156,16 @@ TEST(Classify, UnauthorizedStopsTheRun) {
   EXPECT_EQ(classify(transport_error(TransportError::tls_verify, false)).verdict, Verdict::fatal);
 }
 
+TEST(Classify, AnyOther2xxWithoutAnIdIsInDoubt) {
+  for (int s : {202, 204}) {
+    auto c = classify(answer(s, ""));
+    EXPECT_EQ(c.verdict, Verdict::retry) << s;
+    EXPECT_TRUE(c.ambiguous) << s;
+  }
+}
+
 TEST(Classify, ServerErrorsAreRetriedAndInDoubt) {
-  for (int s : {500, 502, 503, 504}) {
+  for (int s : {500, 501, 502, 503, 504, 505, 520, 524, 599}) {
     auto c = classify(answer(s, s == 503 ? varnish_503 : ""));
     EXPECT_EQ(c.verdict, Verdict::retry) << s;
     EXPECT_TRUE(c.ambiguous) << s;
