@@ -218,7 +218,11 @@ class Checker {
       });
     } else if (any_dt) {
       check_pair(raw, ok, f_dt_from, f_dt_to, job_line, [&] {
-        if (spec.to_time <= spec.from_time) return false;
+        // Compared at the precision the API receives (ms): a range only 100 ns wide would
+        // reach it as an empty one.
+        using std::chrono::floor;
+        using ms = std::chrono::milliseconds;
+        if (floor<ms>(spec.to_time) <= floor<ms>(spec.from_time)) return false;
         spec.range = RangeKind::datetime;
         return true;
       });

@@ -14,7 +14,8 @@
 #   OUT_DIR=<BUILD_DIR>/bench-results/<time> KEEP=0 (1: keep the work dir of big inputs)
 #   SKIP_BUILD=0 SKIP_INSTALL=0
 # Only 127.0.0.1 is ever contacted. Every process started here is stopped on exit.
-set -euo pipefail
+set -eEuo pipefail
+trap 'log "FAILED at line $LINENO: $BASH_COMMAND"' ERR
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$BENCH_DIR/../.." && pwd)"
@@ -142,9 +143,16 @@ start_emu() {
 }
 # Prints the emulator's final stats JSON (written to stderr on SIGTERM).
 stop_emu() {
+  local rc=0
   kill -TERM "$EPID"
-  wait "$EPID" || true
+  wait "$EPID" || rc=$?
   EPID=""
+  if ! grep -q '^{' "$EMU_ERR"; then
+    log "WARNING: the emulator (exit $rc) printed no stats: $(tail -c 400 "$EMU_ERR" | tr '\n' ' ')"
+    cp "$EMU_ERR" "$LOGS/emulator-failure-$(date +%s%N).err"
+    echo null
+    return 0
+  fi
   grep '^{' "$EMU_ERR" | tail -1
 }
 emu_cpu_ticks() { awk '{print $14 + $15}' "/proc/$EPID/stat"; }

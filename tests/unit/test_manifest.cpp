@@ -651,3 +651,19 @@ TEST(ManifestFile, ExampleManifestsAreValid) {
     EXPECT_GE(m.jobs.size(), 3u) << name;
   }
 }
+
+TEST(ManifestYaml, ADateRangeMustSpanAMillisecondAsTheApiSeesIt) {
+  auto m = yaml(R"(jobs:
+  - projectId: p
+    liveVideoId: v
+    videoVisibilityOptionId: 1
+    dateTimeFrom: "2024-05-23T20:09:29.8106349"
+    dateTimeTo: "2024-05-23T20:09:29.8106350"
+  - projectId: p
+    liveVideoId: w
+    videoVisibilityOptionId: 1
+    dateTimeFrom: "2024-05-23T20:09:29.8106349"
+    dateTimeTo: "2024-05-23T20:09:29.811"
+)");
+  EXPECT_EQ(diags(m), (Lines{"m.yaml:6: dateTimeTo: must be after dateTimeFrom"}));
+}
