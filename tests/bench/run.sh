@@ -141,19 +141,20 @@ start_emu() {
   [[ -s "$dir/port" ]] || die "emulator did not start"
   PORT="$(cat "$dir/port")"
 }
-# Prints the emulator's final stats JSON (written to stderr on SIGTERM).
+# Stops the emulator and sets EMU_STATS to its final stats JSON (printed to stderr on
+# SIGTERM). Not to be called in a subshell: it must wait for its own child.
+EMU_STATS=null
 stop_emu() {
   local rc=0
   kill -TERM "$EPID"
   wait "$EPID" || rc=$?
   EPID=""
-  if ! grep -q '^{' "$EMU_ERR"; then
+  EMU_STATS="$(grep '^{' "$EMU_ERR" | tail -1)" || true
+  if [[ -z "$EMU_STATS" ]]; then
     log "WARNING: the emulator (exit $rc) printed no stats: $(tail -c 400 "$EMU_ERR" | tr '\n' ' ')"
     cp "$EMU_ERR" "$LOGS/emulator-failure-$(date +%s%N).err"
-    echo null
-    return 0
+    EMU_STATS=null
   fi
-  grep '^{' "$EMU_ERR" | tail -1
 }
 emu_cpu_ticks() { awk '{print $14 + $15}' "/proc/$EPID/stat"; }
 CLK_TCK="$(getconf CLK_TCK)"
@@ -231,13 +232,12 @@ throughput_one() {  # throughput_one RUN TRANSPORT TOOL
   c0=$(emu_cpu_ticks)
   timed "$tf" "$so" "$se" "${cmd[@]}"
   c1=$(emu_cpu_ticks)
-  local stats extra="null"
-  stats="$(stop_emu)"
-  [[ -n "$stats" ]] || stats="null"
+  local extra="null"
+  stop_emu
   if [[ "$tool" == batchcut* ]]; then extra="$(bc_summary_json "$so")"; fi
   raw "$(printf '{"kind":"tput","run":%s,"transport":"%s","tool":"%s","rc":%s,"wall":%s,"user":%s,"sys":%s,"rss_kb":%s,"emu_cpu_s":%s,"emu":%s,"batchcut":%s}' \
     "$run" "$tr" "$tool" "$T_RC" "$T_WALL" "$T_USER" "$T_SYS" "$T_RSS_KB" \
-    "$(awk -v a="$c0" -v b="$c1" -v h="$CLK_TCK" 'BEGIN{printf "%.2f", (b-a)/h}')" "$stats" "$extra")"
+    "$(awk -v a="$c0" -v b="$c1" -v h="$CLK_TCK" 'BEGIN{printf "%.2f", (b-a)/h}')" "$EMU_STATS" "$extra")"
   log "  $tr $tool run $run: wall ${T_WALL}s cpu $(awk -v u="$T_USER" -v s="$T_SYS" 'BEGIN{print u+s}')s rss ${T_RSS_KB}KB rc $T_RC"
 }
 
@@ -249,10 +249,10 @@ pacing_one() {
   timed "$WORK/$tag.time" "$LOGS/$tag.out" "$LOGS/$tag.err" \
     env VP_API_KEY="$KEY" "$BC" run "$WORK/pace.csv" --base-url "http://127.0.0.1:$PORT" \
     --rate "$PACE_RATE" --concurrency "$CONC" --ledger "$WORK/pace.ledger.jsonl"
-  local stats; stats="$(stop_emu)"
+  stop_emu
   local win; win="$(python3 "$BENCH_DIR/windows.py" "$WORK/$tag.record.jsonl" "$WORK/pace.ledger.jsonl")"
   raw "$(printf '{"kind":"pace","run":%s,"rc":%s,"wall":%s,"jobs":%s,"windows":%s,"emu":%s,"batchcut":%s}' \
-    "$run" "$T_RC" "$T_WALL" "$jobs" "$win" "${stats:-null}" "$(bc_summary_json "$LOGS/$tag.out")")"
+    "$run" "$T_RC" "$T_WALL" "$jobs" "$win" "$EMU_STATS" "$(bc_summary_json "$LOGS/$tag.out")")"
   log "  pacing run $run: $win"
 }
 
@@ -266,11 +266,11 @@ latency_one() {
     env VP_API_KEY="$KEY" "$BC" run "$WORK/lat.csv" --base-url "http://127.0.0.1:$PORT" \
     --rate 0 --concurrency "$LAT_CONC" --ledger "$WORK/lat.ledger.jsonl"
   c1=$(emu_cpu_ticks)
-  local stats; stats="$(stop_emu)"
+  stop_emu
   raw "$(printf '{"kind":"latency","run":%s,"rc":%s,"wall":%s,"user":%s,"sys":%s,"rss_kb":%s,"emu_cpu_s":%s,"emu":%s,"batchcut":%s}' \
     "$run" "$T_RC" "$T_WALL" "$T_USER" "$T_SYS" "$T_RSS_KB" \
     "$(awk -v a="$c0" -v b="$c1" -v h="$CLK_TCK" 'BEGIN{printf "%.2f", (b-a)/h}')" \
-    "${stats:-null}" "$(bc_summary_json "$LOGS/$tag.out")")"
+    "$EMU_STATS" "$(bc_summary_json "$LOGS/$tag.out")")"
   log "  latency run $run: wall ${T_WALL}s rc $T_RC"
 }
 

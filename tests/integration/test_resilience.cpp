@@ -438,3 +438,29 @@ TEST(Resilience, DeadlineStopsDispatchingAndExitsFour) {
   EXPECT_LE(succeeded, 30u);
   EXPECT_EQ(succeeded + count_state(ledger, JobState::pending), 100u);
 }
+
+TEST(Resilience, ASlowCutThatOutlastsTheTimeoutIsReadBackNotRepeated) {
+  TempDir dir;
+  auto o = tls_options(dir, 60);
+  o.faults.seed = 5;
+  o.faults.p_slow_cut = 0.25;
+  o.faults.slow_cut_delay = std::chrono::milliseconds(1500);
+  Emulator emulator(o);
+  emulator.start();
+  write_file(dir / "jobs.csv", manifest_csv(60));
+  const auto r = run_process(BATCHCUT_BINARY,
+                             run_args("run", dir / "jobs.csv", emulator, dir,
+                                      {"--timeout", "0.5", "--reconcile-delay", "0.1"}),
+                             key_env, 120);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;  // the slow ones are in doubt
+  emulator.stop();
+  EXPECT_EQ(emulator.stats().repeated_cuts, 0u);
+  const auto ledger = read_ledger(dir / "jobs.ledger.jsonl");
+  std::size_t in_doubt = 0;
+  for (const auto& j : ledger.jobs) {
+    EXPECT_TRUE(j.state == JobState::succeeded || j.state == JobState::in_doubt) << j.spec.key();
+    in_doubt += j.state == JobState::in_doubt;
+  }
+  EXPECT_GT(in_doubt, 5u);  // about a quarter timed out after the cut was made
+  expect_nothing_lost_nothing_twice(emulator, dir / "jobs.ledger.jsonl", 60, false);
+}
