@@ -52,8 +52,13 @@ die() { log "ERROR: $*"; exit 1; }
 # ---------------------------------------------------------------- cleanup
 WORK=""
 EPID=""
+CPID=""
 cleanup() {
   local rc=$?
+  if [[ -n "$CPID" ]] && kill -0 "$CPID" 2>/dev/null; then
+    kill -TERM "$CPID" 2>/dev/null || true
+    wait "$CPID" 2>/dev/null || true
+  fi
   if [[ -n "$EPID" ]] && kill -0 "$EPID" 2>/dev/null; then
     kill -TERM "$EPID" 2>/dev/null || true
     wait "$EPID" 2>/dev/null || true
@@ -163,11 +168,14 @@ CLK_TCK="$(getconf CLK_TCK)"
 # GNU time; sets T_WALL T_USER T_SYS T_RSS_KB T_RC.
 timed() {
   local tf="$1" so="$2" se="$3"; shift 3
-  set +e
+  # In the background and waited for, so that a signal to this script is handled at once
+  # (the trap stops the client too).
   timeout -k 10 "$CLIENT_LIMIT" /usr/bin/time -o "$tf" -f '%e %U %S %M' "${CLIENT_PIN[@]}" "$@" \
-    >"$so" 2>"$se"
-  T_RC=$?
-  set -e
+    >"$so" 2>"$se" </dev/null &
+  CPID=$!
+  T_RC=0
+  wait "$CPID" || T_RC=$?
+  CPID=""
   T_WALL=""
   read -r T_WALL T_USER T_SYS T_RSS_KB < <(grep -E '^[0-9.]+ [0-9.]+ [0-9.]+ [0-9]+$' "$tf" | tail -1) || true
   [[ -n "${T_WALL:-}" ]] || die "no timing for $* (rc $T_RC): $(tail -3 "$se")"
