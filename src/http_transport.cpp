@@ -66,6 +66,7 @@ class HttpConnection final : public Connection {
   asio::awaitable<void> exchange(Stream& stream, const HttpRequest& request, deadline_t deadline,
                                  AttemptResult& r);
   bool peer_closed_or_spoke();
+  std::chrono::steady_clock::time_point last_used_{};  // when the last answer was read
 
   HttpTransport& transport_;
   std::optional<tls_stream> tls_;
@@ -135,7 +136,12 @@ bool HttpConnection::peer_closed_or_spoke() {
 }
 
 asio::awaitable<bool> HttpConnection::ensure_connected(deadline_t deadline, AttemptResult& r) {
-  if (connected_ && buffer_.size() == 0 && !peer_closed_or_spoke()) co_return true;
+  // The peek costs a syscall, so it is made only for a connection that sat idle a while:
+  // servers close idle connections after seconds (Varnish 5 s, nginx 75 s), not at once.
+  if (connected_ && buffer_.size() == 0 &&
+      (std::chrono::steady_clock::now() - last_used_ < transport_.options_.idle_check_after ||
+       !peer_closed_or_spoke()))
+    co_return true;
   close();
   tcp::resolver::results_type endpoints;
   if (auto ec = co_await transport_.endpoints(endpoints)) {
@@ -255,6 +261,7 @@ asio::awaitable<void> HttpConnection::exchange(Stream& stream, const HttpRequest
     co_return;
   }
   r.body = std::move(parser.get().body());
+  last_used_ = std::chrono::steady_clock::now();
   // Stray bytes after a complete answer belong to no request of ours: start afresh.
   if (!parser.get().keep_alive() || buffer_.size() > 0) close();
 }

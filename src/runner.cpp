@@ -94,7 +94,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
                            self->stop(StopReason::fatal, std::string("internal error: ") + ex.what());
                          }
                        }
-                       if (--self->workers_left_ == 0) self->finish();
+                       if (--self->workers_left_ == 0) self->try_finish();
                      });
     }
   }
@@ -114,12 +114,16 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     for (auto* t : pace_timers_) t->cancel();  // nobody waits out a pause that no longer matters
   }
 
+  // After this, no ledger callback posts to the event loop: call before the loop goes.
+  void close_gate() {
+    std::lock_guard lock(gate_->mutex);
+    gate_->open = false;
+  }
+
   RunSummary abandon() {
-    {
-      std::lock_guard lock(gate_->mutex);
-      gate_->open = false;
-    }
+    close_gate();
     abandoned_ = true;
+    durable_waiters_.clear();  // their coroutines go now, while their event loop exists
     summary_.forced = true;
     write_pending_states(/*skip_in_attempt=*/true);
     RunSummary s = close_summary();
@@ -168,7 +172,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
         fresh_.pop_front();
         co_return Pick{idx, false};
       }
-      if (delayed_.empty() && in_attempt_ == 0) co_return std::nullopt;
+      if (delayed_.empty() && in_attempt_ == 0 && finalizing_ == 0) co_return std::nullopt;
       // A full budget frees up when an attempt ends (notify); otherwise wake when due.
       // Every waiter computes the same expiry, so only a real change re-arms the timer.
       const auto until = delayed_.empty() || retry_due ? steady_time::max() : delayed_.top().first;
@@ -281,7 +285,8 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     const char* verdict = can ? (*can ? "can_stop" : "stopped") : "unreadable";
     ledger_.append_outcome(job.spec, p.reconcile_tries, "reconcile", result.status,
                            can ? "" : c.error, verdict, result.elapsed.count());
-    log_->debug("{} reconcile {}: {} {}", job.spec.key(), p.reconcile_tries, verdict, c.error);
+    if (log_->should_log(spdlog::level::debug))
+      log_->debug("{} reconcile {}: {} {}", job.spec.key(), p.reconcile_tries, verdict, c.error);
 
     if (c.verdict == Verdict::fatal) {
       stop(StopReason::fatal, c.error);
@@ -313,16 +318,21 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   asio::awaitable<void> cut(std::size_t idx, Connection& connection, asio::steady_timer& timer) {
     RunJob& job = jobs_[idx];
     Progress& p = progress_[idx];
-    if (!co_await pace(timer)) co_return;  // never sent in this run: stays pending
-
-    ++p.tries;
-    const int number = job.prior_attempts + p.tries;
-    ++summary_.requests;
-    if (p.tries > 1) ++summary_.retries;
+    if (stopping_) co_return;  // never sent in this run: stays pending
 
     // Write-ahead: the dispatch is on disk before the request leaves.
+    const int number = job.prior_attempts + p.tries + 1;
     co_await durable(ledger_.append_dispatch(job.spec, number, "cut"));
     if (ledger_failed()) co_return;
+    // Paced after the fsync, so its varying wait cannot bunch requests up at the server.
+    if (!co_await pace(timer)) {
+      // Stopped while waiting for a token: recorded as not sent, so nobody reads it back.
+      ledger_.append_outcome(job.spec, number, "cut", 0, "not sent: the run stopped", "not_sent", 0);
+      co_return;
+    }
+    ++p.tries;
+    ++summary_.requests;
+    if (p.tries > 1) ++summary_.retries;
 
     const HttpRequest request{true, stop_and_cut_target(options_.base, job.spec),
                               stop_and_cut_body(job.spec)};
@@ -338,7 +348,8 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
                              in_doubt_retry ? "retry_in_doubt" : to_string(c.verdict),
                              result.elapsed.count());
     }
-    log_->debug("{} attempt {}: {} {}", job.spec.key(), number, to_string(c.verdict), c.error);
+    if (log_->should_log(spdlog::level::debug))
+      log_->debug("{} attempt {}: {} {}", job.spec.key(), number, to_string(c.verdict), c.error);
     if (c.verdict != Verdict::fatal && halt_.record(c.verdict != Verdict::success))
       stop(StopReason::halted, halt_.reason());
 
@@ -418,37 +429,82 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     record.error = std::move(error);
     record.messages = std::move(messages);
     progress_[idx].final = true;  // no second final record, whatever happens next
-    log_->debug("{}: {} {}", record.spec.key(), to_string(state), record.video_public_id);
-    co_await durable(ledger_.append_state(record));
-    if (auto failure = ledger_.failure(); failure && !record.video_public_id.empty()) {
+    if (log_->should_log(spdlog::level::debug))
+      log_->debug("{}: {} {}", record.spec.key(), to_string(state), record.video_public_id);
+    const auto seq = ledger_.append_state(record);
+    // The worker moves on at once; the job is counted once its record is on disk (its
+    // next dispatch record is behind it in the same file, so that fsync covers both).
+    ++finalizing_;
+    asio::co_spawn(executor_, count_when_durable(seq, state, record.spec.key(), record.video_public_id),
+                   asio::detached);
+    co_return;
+  }
+
+  asio::awaitable<void> count_when_durable(LedgerWriter::Seq seq, JobState state, std::string key,
+                                           std::string video_public_id) {
+    struct Done {
+      Impl* self;
+      ~Done() {
+        if (self->abandoned_) return;
+        --self->finalizing_;
+        if (self->workers_left_ == 0)
+          self->try_finish();  // the workers left already (a stop): the run ends with this
+        else
+          self->notify();
+      }
+    } done{this};
+    co_await durable(seq);
+    if (auto failure = ledger_.failure(); failure && !video_public_id.empty()) {
       // The one value that exists nowhere else: say it where a person will see it.
       log_->error("NOT RECORDED (ledger failed: {}): {} succeeded with videoPublicId {}", *failure,
-                  record.spec.key(), record.video_public_id);
+                  key, video_public_id);
     }
     // Counted only once durable: a crash before this line loses no recorded id.
     ++summary_.states[state];
   }
 
-  // Suspends until the ledger reports `seq` durable; resumes on our executor. The ledger's
-  // thread posts the resumption through the gate, which closes when a run is abandoned, so
-  // a late callback never touches an event loop that is gone.
+  // Suspends until the ledger reports `seq` durable. Waits are coalesced: coroutines park
+  // here, on the event loop, and one ledger callback per group commit wakes all of them,
+  // so a thousand waiters cost one cross-thread wake-up, not a thousand.
   asio::awaitable<void> durable(LedgerWriter::Seq seq) {
+    if (seq <= durable_seq_) co_return;
     auto initiate = [this, seq](auto handler) {
       auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-      ledger_.when_durable(seq, [shared, gate = gate_, ex = executor_]() mutable {
-        std::lock_guard lock(gate->mutex);
-        if (gate->open) {
-          asio::post(ex, [shared]() { std::move (*shared)(); });
-        } else {
-          // The run was abandoned and its event loop is going or gone: destroying the
-          // suspended coroutine here, on the ledger's thread, would touch that loop. Leave
-          // it; the process is stopping.
-          new std::shared_ptr<decltype(handler)>(std::move(shared));
-        }
-      });
+      durable_waiters_.push_back({seq, [shared]() { std::move (*shared)(); }});
+      if (!register_pending_) {
+        register_pending_ = true;  // after this turn of the loop, for the highest seq waited on
+        asio::post(executor_, [this]() { register_durable(); });
+      }
     };
     co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(initiate,
                                                                           asio::use_awaitable);
+  }
+
+  void register_durable() {
+    register_pending_ = false;
+    LedgerWriter::Seq target = 0;
+    for (const auto& w : durable_waiters_) target = std::max(target, w.seq);
+    if (target <= registered_seq_) return;
+    registered_seq_ = target;
+    // The gate closes before the event loop goes, so a late callback never posts to it.
+    ledger_.when_durable(target, [this, gate = gate_, ex = executor_, target]() {
+      std::lock_guard lock(gate->mutex);
+      if (gate->open) asio::post(ex, [this, target]() { on_durable(target); });
+    });
+  }
+
+  void on_durable(LedgerWriter::Seq seq) {
+    durable_seq_ = std::max(durable_seq_, seq);
+    std::vector<DurableWaiter> ready;
+    auto keep = std::partition(durable_waiters_.begin(), durable_waiters_.end(),
+                               [&](const DurableWaiter& w) { return w.seq > durable_seq_; });
+    std::move(keep, durable_waiters_.end(), std::back_inserter(ready));
+    durable_waiters_.erase(keep, durable_waiters_.end());
+    for (auto& w : ready) asio::post(executor_, std::move(w.resume));
+    if (!durable_waiters_.empty() && !register_pending_) {
+      register_pending_ = true;
+      asio::post(executor_, [this]() { register_durable(); });
+    }
   }
 
   bool ledger_failed() {
@@ -513,7 +569,12 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     return summary_;
   }
 
-  // All workers are gone: whatever did not reach a final state is pending.
+  // The run ends when the workers are gone and every final record is on disk.
+  void try_finish() {
+    if (workers_left_ == 0 && finalizing_ == 0 && !finished_) finish();
+  }
+
+  // Whatever did not reach a final state is pending.
   void finish() {
     write_pending_states(/*skip_in_attempt=*/false);
     RunSummary s = close_summary();
@@ -526,6 +587,10 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   struct Gate {
     std::mutex mutex;
     bool open = true;
+  };
+  struct DurableWaiter {
+    LedgerWriter::Seq seq;
+    std::function<void()> resume;
   };
 
   RunOptions options_;
@@ -552,7 +617,12 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   using Due = std::pair<steady_time, std::size_t>;
   std::priority_queue<Due, std::vector<Due>, std::greater<>> delayed_;
   steady_time pause_until_{};
+  std::vector<DurableWaiter> durable_waiters_;
+  LedgerWriter::Seq durable_seq_ = 0;     // every record up to here is on disk
+  LedgerWriter::Seq registered_seq_ = 0;  // a ledger callback will report this one
+  bool register_pending_ = false;
   int in_attempt_ = 0;
+  int finalizing_ = 0;  // final records appended, not yet durable
   int workers_left_ = 0;
   bool stopping_ = false;
   bool finished_ = false;
@@ -577,6 +647,8 @@ void Runner::stop(StopReason reason, std::string why, int signal) {
 }
 
 RunSummary Runner::abandon() { return impl_->abandon(); }
+
+void Runner::close_gate() { impl_->close_gate(); }
 
 RunSummary run_jobs(const RunOptions& options, const TransportOptions& transport_options,
                     LedgerWriter& ledger, std::vector<RunJob> jobs,
@@ -618,6 +690,7 @@ RunSummary run_jobs(const RunOptions& options, const TransportOptions& transport
   });
   io->run();
   RunSummary result = summary ? *summary : runner.abandon();
+  runner.close_gate();
   // I/O objects go before their event loop; the loop goes while the transport still exists.
   signals.reset();
   drain_storage.reset();

@@ -98,6 +98,9 @@ class Runner {
   // job not final and not in flight as pending.
   RunSummary abandon();
 
+  // No ledger callback reaches the event loop after this; call it before the loop goes.
+  void close_gate();
+
   class Impl;
 
  private:

@@ -85,6 +85,7 @@ struct Client {
   std::unique_ptr<Connection> connection;
   Client(asio::io_context& io, std::uint16_t port) : io(io) {
     TransportOptions o;
+    o.idle_check_after = 0ms;  // check every reuse, so the test need not idle
     o.base = *parse_base_url("http://127.0.0.1:" + std::to_string(port));
     o.authorization = "Bearer k";
     transport = make_http_transport(io.get_executor(), o);
