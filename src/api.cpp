@@ -1,6 +1,7 @@
 #include "batchcut/api.hpp"
 
 #include <boost/json.hpp>
+#include <cctype>
 #include <charconv>
 
 #include "batchcut/time_util.hpp"
@@ -65,6 +66,11 @@ std::optional<BaseUrl> parse_base_url(std::string_view text, std::string* error)
   }
   if (path.find_first_of("?#") != std::string_view::npos)
     return fail("must not have a query or fragment");
+  for (unsigned char ch : path) {  // RFC 3986 path characters only: it goes into the request line
+    if (!(std::isalnum(ch) || std::string_view("-._~/%!$&'()*+,;=:@").find(static_cast<char>(ch)) !=
+                                  std::string_view::npos))
+      return fail("has a character a URL path cannot hold");
+  }
   while (path.ends_with("/")) path.remove_suffix(1);
   url.path_prefix = std::string(path);
   return url;

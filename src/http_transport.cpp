@@ -69,6 +69,8 @@ class HttpConnection final : public Connection {
   std::chrono::steady_clock::time_point last_used_{};  // when the last answer was read
 
   HttpTransport& transport_;
+  std::string host_header_;  // computed once
+  std::string wire_;         // the request being written; its capacity is reused
   std::optional<tls_stream> tls_;
   std::optional<beast::tcp_stream> plain_;
   beast::flat_buffer buffer_;
@@ -123,7 +125,8 @@ class HttpTransport final : public Transport {
   std::size_t connections_opened_ = 0;
 };
 
-HttpConnection::HttpConnection(HttpTransport& transport) : transport_(transport) {}
+HttpConnection::HttpConnection(HttpTransport& transport)
+    : transport_(transport), host_header_(transport.options_.base.host_header()) {}
 
 // A kept-alive connection the server closed while it sat idle (or one with stray bytes on
 // it) must not carry the next request: the write would "succeed" into a dead socket and the
@@ -200,22 +203,37 @@ template <class Stream>
 asio::awaitable<void> HttpConnection::exchange(Stream& stream, const HttpRequest& request,
                                                deadline_t deadline, AttemptResult& r) {
   const auto& opts = transport_.options_;
-  http::request<http::string_body> req{request.post ? http::verb::post : http::verb::get,
-                                       request.target, 11};
-  req.set(http::field::host, opts.base.host_header());
-  req.set(http::field::user_agent, opts.user_agent);
-  req.set(http::field::accept, "application/json");
-  if (!opts.authorization.empty()) req.set(http::field::authorization, opts.authorization);
-  if (request.post) {
-    req.set(http::field::content_type, "application/json");
-    req.body() = request.body;
+  // The request is small and every part of it is ours (ids validated, the key checked for
+  // header-safe characters at start-up), so it is written as one buffer: no field map, no
+  // serializer, one allocation.
+  std::string& wire = wire_;
+  wire.clear();
+  wire += request.post ? "POST " : "GET ";
+  wire += request.target;
+  wire += " HTTP/1.1\r\nHost: ";
+  wire += host_header_;
+  wire += "\r\nUser-Agent: ";
+  wire += opts.user_agent;
+  wire += "\r\nAccept: application/json\r\n";
+  if (!opts.authorization.empty()) {
+    wire += "Authorization: ";
+    wire += opts.authorization;
+    wire += "\r\n";
   }
-  req.keep_alive(true);
-  req.prepare_payload();
+  if (request.post) {
+    wire += "Content-Type: application/json\r\nContent-Length: ";
+    wire += std::to_string(request.body.size());
+    wire += "\r\n\r\n";
+    wire += request.body;
+  } else {
+    wire += "\r\n";
+  }
 
   // Send the request; one deadline covers the whole attempt, connect included.
   lowest().expires_at(deadline);
-  auto [write_ec, written] = co_await http::async_write(stream, req, token);
+  auto [write_ec, written] = co_await asio::async_write(stream, asio::buffer(wire), token);
+  // The key is in there: do not keep it around longer than the write.
+  std::fill(wire.begin(), wire.end(), '\0');
   if (write_ec) {
     r.error = write_ec == beast::error::timeout ? TransportError::timeout : TransportError::write;
     r.error_text = "write: " + write_ec.message();

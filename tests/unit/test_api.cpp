@@ -85,6 +85,8 @@ TEST(BaseUrlTest, RejectsWhatItCannotUse) {
   EXPECT_FALSE(parse_base_url("https://user:secret@host", &why));
   EXPECT_EQ(why.find("secret"), std::string::npos);  // never echo a credential
   EXPECT_FALSE(parse_base_url("https://host/x?y=1", &why));
+  EXPECT_FALSE(parse_base_url("https://host/a b", &why));
+  EXPECT_FALSE(parse_base_url("https://host/a\r\nX-Evil: 1", &why));
 }
 
 TEST(Request, TargetsFollowTheApi) {
