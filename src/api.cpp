@@ -172,7 +172,11 @@ void collect_messages(const json::value* v, std::vector<std::string>& out) {
 Envelope read_envelope(std::string_view body) {
   Envelope env;
   json::error_code ec;
-  json::value v = json::parse(body, ec);
+  // Parsed into a stack buffer (spilling to the heap only for a large body): this runs once
+  // per answer, on the hot path.
+  unsigned char scratch[4096];
+  json::monotonic_resource mr(scratch, sizeof scratch);
+  json::value v = json::parse(body, ec, &mr);
   if (ec || !v.is_object()) return env;
   env.is_json_object = true;
   const auto& obj = v.get_object();
