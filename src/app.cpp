@@ -205,6 +205,20 @@ void write_manifest_yaml(const std::vector<const JobRecord*>& jobs, std::ostream
   out << y.c_str() << "\n";
 }
 
+// A ledger that must exist and be whole (for export and status); problems go to `err`.
+std::optional<LedgerContents> read_existing_ledger(const fs::path& path, std::ostream& err) {
+  if (!fs::exists(path)) {
+    err << "batchcut: " << path.string() << ": no such ledger\n";
+    return std::nullopt;
+  }
+  LedgerContents ledger = read_ledger(path);
+  if (!ledger.errors.empty()) {
+    print_diagnostics(ledger.errors, err);
+    return std::nullopt;
+  }
+  return ledger;
+}
+
 }  // namespace
 
 std::optional<std::vector<JobState>> parse_states(const std::string& list, std::string& error) {
@@ -472,15 +486,9 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
 
 int export_command(const fs::path& path, const std::string& format, bool as_manifest,
                    const std::vector<JobState>& states, std::ostream& out, std::ostream& err) {
-  if (!fs::exists(path)) {
-    err << "batchcut: " << path.string() << ": no such ledger\n";
-    return exit_usage;
-  }
-  const LedgerContents ledger = read_ledger(path);
-  if (!ledger.errors.empty()) {
-    print_diagnostics(ledger.errors, err);
-    return exit_usage;
-  }
+  const auto found = read_existing_ledger(path, err);
+  if (!found) return exit_usage;
+  const LedgerContents& ledger = *found;
   if (as_manifest) {
     const std::set<JobState> wanted(states.begin(), states.end());
     std::vector<const JobRecord*> jobs;
@@ -503,15 +511,9 @@ int export_command(const fs::path& path, const std::string& format, bool as_mani
 }
 
 int status_command(const fs::path& path, std::ostream& out, std::ostream& err) {
-  if (!fs::exists(path)) {
-    err << "batchcut: " << path.string() << ": no such ledger\n";
-    return exit_usage;
-  }
-  const LedgerContents ledger = read_ledger(path);
-  if (!ledger.errors.empty()) {
-    print_diagnostics(ledger.errors, err);
-    return exit_usage;
-  }
+  const auto found = read_existing_ledger(path, err);
+  if (!found) return exit_usage;
+  const LedgerContents& ledger = *found;
   std::map<JobState, std::size_t> counts;
   std::size_t in_flight = 0;
   for (const auto& j : ledger.jobs) {
