@@ -105,18 +105,30 @@ class HttpTransport final : public Transport {
   std::size_t connections_opened() const override { return connections_opened_; }
 
   // Resolves once and caches: thousands of reconnects must not each hit the resolver.
-  asio::awaitable<boost::system::error_code> endpoints(tcp::resolver::results_type& out) {
+  // Resolves once and caches: thousands of reconnects must not each hit the resolver. The
+  // lookup is bounded by the attempt's deadline (a hung DNS server must not hang the run),
+  // and a failed connect drops the cache (the address may have moved overnight).
+  asio::awaitable<boost::system::error_code> endpoints(tcp::resolver::results_type& out,
+                                                       std::chrono::steady_clock::time_point deadline) {
     if (!resolved_.empty()) {
       out = resolved_;
       co_return boost::system::error_code{};
     }
-    tcp::resolver resolver(executor_);
-    auto [ec, results] = co_await resolver.async_resolve(
+    auto resolver = std::make_shared<tcp::resolver>(executor_);
+    asio::steady_timer guard(executor_, deadline);
+    guard.async_wait([resolver](boost::system::error_code ec) {
+      if (!ec) resolver->cancel();
+    });
+    auto [ec, results] = co_await resolver->async_resolve(
         options_.base.host, std::to_string(options_.base.port), token);
+    guard.cancel();
+    if (ec == asio::error::operation_aborted) ec = asio::error::timed_out;
     if (!ec) resolved_ = results;
     out = results;
     co_return ec;
   }
+
+  void forget_endpoints() { resolved_ = {}; }
 
   asio::any_io_executor executor_;
   TransportOptions options_;
@@ -147,9 +159,9 @@ asio::awaitable<bool> HttpConnection::ensure_connected(deadline_t deadline, Atte
     co_return true;
   close();
   tcp::resolver::results_type endpoints;
-  if (auto ec = co_await transport_.endpoints(endpoints)) {
+  if (auto ec = co_await transport_.endpoints(endpoints, deadline)) {
     r.error = TransportError::resolve;
-    r.error_text = ec.message();
+    r.error_text = transport_.options_.base.host + ": " + ec.message();
     co_return false;
   }
   const auto& opts = transport_.options_;
@@ -164,6 +176,7 @@ asio::awaitable<bool> HttpConnection::ensure_connected(deadline_t deadline, Atte
   if (ec) {
     r.error = TransportError::connect;
     r.error_text = "connect to " + opts.base.host_header() + ": " + ec.message();
+    transport_.forget_endpoints();
     close();
     co_return false;
   }
