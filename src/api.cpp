@@ -312,6 +312,10 @@ std::optional<bool> parse_can_stop_and_cut(std::string_view body) {
   if (!result || !result->is_object()) return std::nullopt;
   auto* flag = result->get_object().if_contains("canStopAndCut");
   if (!flag || !flag->is_bool()) return std::nullopt;
+  if (flag->get_bool()) {
+    auto* status = result->get_object().if_contains("liveStatus");
+    if (status && status->is_string() && status->get_string() == "Processing") return std::nullopt;
+  }
   return flag->get_bool();
 }
 

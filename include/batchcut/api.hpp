@@ -88,7 +88,8 @@ Classification classify(const AttemptResult& result,
                         std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 
 // The live video's canStopAndCut, read from a GET answer's body; nullopt when the body
-// does not say (wrong shape, not JSON).
+// does not say (wrong shape, not JSON), and also when it says true while liveStatus is
+// "Processing": a stop is under way, so "can stop" is not yet an answer to trust.
 std::optional<bool> parse_can_stop_and_cut(std::string_view body);
 
 // Retry-After: delta-seconds or an HTTP-date. nullopt when absent or malformed.

@@ -232,4 +232,8 @@ TEST(LiveVideo, ReadsCanStopAndCut) {
   EXPECT_FALSE(parse_can_stop_and_cut(R"({"result":{"canStopAndCut":"no"}})"));
   EXPECT_FALSE(parse_can_stop_and_cut("<html>"));
   EXPECT_FALSE(parse_can_stop_and_cut(""));
+  // A stop under way: "can stop" is not yet to be trusted; read again later.
+  EXPECT_FALSE(parse_can_stop_and_cut(R"({"result":{"canStopAndCut":true,"liveStatus":"Processing"}})"));
+  EXPECT_EQ(parse_can_stop_and_cut(R"({"result":{"canStopAndCut":false,"liveStatus":"Processing"}})"), false);
+  EXPECT_EQ(parse_can_stop_and_cut(R"({"result":{"canStopAndCut":true,"liveStatus":"Live"}})"), true);
 }
