@@ -164,7 +164,7 @@ class LedgerWriter::Impl {
 
   Seq append(const std::string& line) {
     Seq seq;
-    bool was_empty = false;
+    bool wake = false;
     {
       std::lock_guard lk(mu_);
       seq = ++appended_;
@@ -173,30 +173,36 @@ class LedgerWriter::Impl {
         durable_ = appended_;
         return seq;
       }
-      was_empty = buf_.empty();
       buf_ += line;
+      wake = buf_.size() >= kEagerBytes && !writer_busy_;
     }
-    // The writer sleeps only on an empty buffer, so only the record that ends that wakes
-    // it; the rest of a burst rides along in the same batch without a signal each.
-    if (was_empty) work_cv_.notify_one();
+    // Appends do not wake the writer one by one: whoever needs a record on disk asks for it
+    // (when_durable, flush), so one signal carries a whole burst of records. A large
+    // backlog is written anyway, to bound memory.
+    if (wake) work_cv_.notify_one();
     return seq;
   }
 
   void when_durable(Seq seq, std::function<void()> done) {
+    bool already = false, wake = false;
     {
       std::lock_guard lk(mu_);
-      if (seq > durable_) {
+      if (seq <= durable_) {
+        already = true;
+      } else {
         callbacks_.emplace(seq, std::move(done));
-        return;
+        wake = !writer_busy_;  // a busy writer looks at the buffer again when it is done
       }
     }
-    done();
+    if (already) done();
+    if (wake) work_cv_.notify_one();
   }
 
   void flush() {
     std::unique_lock lk(mu_);
     if (std::this_thread::get_id() != thread_.get_id()) {
       Seq target = appended_;
+      work_cv_.notify_one();  // appends do not wake the writer; this asks for them
       durable_cv_.wait(lk, [&] { return durable_ >= target; });
     }
     if (failure_) throw LedgerError(*failure_);
@@ -251,8 +257,10 @@ class LedgerWriter::Impl {
     std::vector<std::function<void()>> ready;
     std::unique_lock lk(mu_);
     for (;;) {
+      writer_busy_ = false;
       work_cv_.wait(lk, [&] { return stop_ || !buf_.empty(); });
       if (buf_.empty()) break;  // stopping, and everything is written
+      writer_busy_ = true;
       batch.swap(buf_);
       Seq upto = appended_;
       bool terminate_tail = std::exchange(tail_unterminated_, false);
@@ -311,7 +319,9 @@ class LedgerWriter::Impl {
   const LedgerSync sync_;
 
   mutable std::mutex mu_;
-  std::condition_variable work_cv_;     // the writer thread waits for appends or stop
+  std::condition_variable work_cv_;     // the writer thread waits for a request or stop
+  bool writer_busy_ = false;            // writing a batch: it checks the buffer again after
+  static constexpr std::size_t kEagerBytes = std::size_t{1} << 20;  // write a backlog this big unasked
   std::condition_variable durable_cv_;  // flush() waits for durable_ to advance
   std::string buf_;                     // serialized records not yet handed to write(2)
   Seq appended_ = 0;                    // the last seq handed out
