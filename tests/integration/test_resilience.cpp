@@ -334,6 +334,13 @@ struct SignalledRun {
     if (n != at.load() || pid.load() <= 0) return;
     for (int s : signals) ::kill(pid.load(), s);
   }
+  ProcessResult run(const std::vector<std::string>& args, const TempDir& dir) {
+    auto child = start_process(BATCHCUT_BINARY, args, key_env, dir.path());
+    pid = child.pid;
+    auto result = child.wait(120);
+    pid = -1;
+    return result;
+  }
 };
 
 std::size_t count_state(const LedgerContents& l, JobState s) {
@@ -356,10 +363,7 @@ TEST(Resilience, SigtermDrainsInFlightRequestsAndLeavesTheRestPending) {
   emulator.start();
   write_file(dir / "jobs.csv", manifest_csv(200));
   const auto args = run_args("run", dir / "jobs.csv", emulator, dir, {"--concurrency", "4"});
-  auto child = start_process(BATCHCUT_BINARY, args, key_env, dir.path());
-  sig.pid = child.pid;
-  const auto r = child.wait(120);
-  sig.pid = -1;
+  const auto r = sig.run(args, dir);
   EXPECT_EQ(r.exit_code, 143) << r.out << r.err;
   EXPECT_NE(r.out.find("received SIGTERM"), std::string::npos) << r.out;
 
@@ -391,10 +395,7 @@ TEST(Resilience, ASecondSignalStopsAtOnceAndTheLedgerStaysConsistent) {
   emulator.start();
   write_file(dir / "jobs.csv", manifest_csv(50));
   const auto args = run_args("run", dir / "jobs.csv", emulator, dir, {"--concurrency", "8"});
-  auto child = start_process(BATCHCUT_BINARY, args, key_env, dir.path());
-  sig.pid = child.pid;
-  const auto r = child.wait(120);
-  sig.pid = -1;
+  const auto r = sig.run(args, dir);
   // 128 + whichever of the two signals it handled first.
   EXPECT_TRUE(r.exit_code == 130 || r.exit_code == 143) << r.exit_code << r.out << r.err;
   EXPECT_NE(r.out.find("without draining"), std::string::npos) << r.out;
