@@ -23,6 +23,7 @@
 #include <mutex>
 #include <queue>
 #include <random>
+#include <utility>
 
 namespace batchcut {
 
@@ -143,6 +144,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     bool exhausted = false;        // out of attempts; reconciling only to name the state
     bool in_attempt = false;
     bool awaiting_answer = false;  // a request is out (dispatch written, no answer yet)
+    LedgerWriter::Seq prepared_seq = 0;  // its dispatch was written ahead (0: not)
     bool final = false;            // reached a final state in this run
     int last_status = 0;           // of the last retryable attempt
     std::string last_error;
@@ -242,10 +244,23 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
         if (!self->abandoned_) self->pace_timers_.erase(timer);
       }
     } unregister{this, &timer};
-    while (auto pick = co_await next_job()) co_await attempt(*pick, *connection, timer);
+    // `ahead`: a fresh job this worker took while its previous request was out, with its
+    // dispatch record already appended, so that record's fsync overlapped the round trip.
+    std::optional<Pick> ahead;
+    for (;;) {
+      std::optional<Pick> pick;
+      if (ahead) {
+        pick = std::exchange(ahead, std::nullopt);
+      } else {
+        pick = co_await next_job();
+      }
+      if (!pick) break;
+      co_await attempt(*pick, *connection, timer, ahead);
+    }
   }
 
-  asio::awaitable<void> attempt(Pick pick, Connection& connection, asio::steady_timer& timer) {
+  asio::awaitable<void> attempt(Pick pick, Connection& connection, asio::steady_timer& timer,
+                                std::optional<Pick>& ahead) {
     ++in_attempt_;
     progress_[pick.idx].in_attempt = true;
     struct Leave {
@@ -265,7 +280,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
       const bool go_on = co_await reconcile(pick.idx, connection, timer);
       if (!go_on) co_return;
     }
-    co_await cut(pick.idx, connection, timer);
+    co_await cut(pick.idx, connection, timer, ahead);
   }
 
   // Reads the live video after an in-doubt attempt. Returns true when a cut may be sent.
@@ -315,14 +330,20 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     co_return false;
   }
 
-  asio::awaitable<void> cut(std::size_t idx, Connection& connection, asio::steady_timer& timer) {
+  asio::awaitable<void> cut(std::size_t idx, Connection& connection, asio::steady_timer& timer,
+                            std::optional<Pick>& ahead) {
     RunJob& job = jobs_[idx];
     Progress& p = progress_[idx];
-    if (stopping_) co_return;  // never sent in this run: stays pending
+    const int number = job.prior_attempts + p.tries + 1;
+    const LedgerWriter::Seq prepared = std::exchange(p.prepared_seq, 0);
+    if (stopping_) {  // never sent in this run: stays pending
+      if (prepared)
+        ledger_.append_outcome(job.spec, number, "cut", 0, "not sent: the run stopped", "not_sent", 0);
+      co_return;
+    }
 
     // Write-ahead: the dispatch is on disk before the request leaves.
-    const int number = job.prior_attempts + p.tries + 1;
-    co_await durable(ledger_.append_dispatch(job.spec, number, "cut"));
+    co_await durable(prepared ? prepared : ledger_.append_dispatch(job.spec, number, "cut"));
     if (ledger_failed()) co_return;
     // Paced after the fsync, so its varying wait cannot bunch requests up at the server.
     if (!co_await pace(timer)) {
@@ -336,6 +357,17 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
 
     const HttpRequest request{true, stop_and_cut_target(options_.base, job.spec),
                               stop_and_cut_body(job.spec)};
+    // While this request is out, write the next fresh job's dispatch record, so its fsync
+    // runs during our round trip instead of after it. It is still on disk before that job's
+    // request leaves; if the run stops first, it is recorded as not sent.
+    if (!ahead && !stopping_ && !fresh_.empty()) {
+      const std::size_t next = fresh_.front();
+      fresh_.pop_front();
+      Progress& q = progress_[next];
+      q.prepared_seq = ledger_.append_dispatch(jobs_[next].spec,
+                                               jobs_[next].prior_attempts + q.tries + 1, "cut");
+      ahead = Pick{next, false};
+    }
     p.awaiting_answer = true;
     const AttemptResult result = co_await connection.round_trip(request, options_.timeout);
     p.awaiting_answer = false;
