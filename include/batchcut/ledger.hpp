@@ -7,7 +7,7 @@
 //    "label":".."}
 //   {"type":"dispatch","ts":..,"projectId":..,"liveVideoId":..,"attempt":N,"op":"cut"|"reconcile"}
 //   {"type":"outcome","ts":..,"projectId":..,"liveVideoId":..,"attempt":N,"op":..,
-//    "httpStatus":503|0,"error":"..","verdict":"retry|retry_in_doubt|fatal|can_stop|stopped|
+//    "httpStatus":503|0,"error":"..","verdict":"retry|retry_in_doubt|fatal|not_sent|can_stop|stopped|
 //    unreadable","elapsedMs":N}
 //   An attempt that ends the job (success, a permanent error, in doubt) has no outcome
 //   record: its state record is its outcome, written in one line, so a crash can never
