@@ -239,24 +239,16 @@ Classification classify(const AttemptResult& r, std::chrono::system_clock::time_
   Classification c;
   if (r.status == 0) {  // no HTTP answer at all
     c.error = std::string(to_string(r.error)) + (r.error_text.empty() ? "" : ": " + r.error_text);
-    switch (r.error) {
-      case TransportError::tls_verify:
-        c.verdict = Verdict::fatal;
-        return c;
-      case TransportError::resolve:
-      case TransportError::connect:
-      case TransportError::tls_handshake:
-      case TransportError::write:
-        // Nothing complete reached the server: safe to send again.
-        c.verdict = Verdict::retry;
-        c.ambiguous = r.request_sent;
-        return c;
-      default:
-        // Timeout, drop or garbage after the request left: the cut may have happened.
-        c.verdict = Verdict::retry;
-        c.ambiguous = r.request_sent;
-        return c;
+    // A certificate that does not verify: we may be talking to an impostor. Stop.
+    if (r.error == TransportError::tls_verify) {
+      c.verdict = Verdict::fatal;
+      return c;
     }
+    // Anything else is retried. It is in doubt only once the whole request left: a failed
+    // resolve, connect, handshake or write means nothing complete reached the server.
+    c.verdict = Verdict::retry;
+    c.ambiguous = r.request_sent;
+    return c;
   }
 
   const Envelope env = read_envelope(r.body);

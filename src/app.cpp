@@ -132,7 +132,7 @@ void print_summary(const std::map<JobState, std::size_t>& states, std::size_t to
   if (run.paused.count() > 0)
     out << "  paused " << seconds_text(run.paused) << " on the server's Retry-After; rate at the end "
         << std::setprecision(1) << run.final_rate << "/s\n";
-  if (run.aborted) out << "  STOPPED: " << run.abort_reason << (run.forced ? " (without draining)" : "") << "\n";
+  if (run.stopped_early()) out << "  STOPPED: " << run.abort_reason << (run.forced ? " (without draining)" : "") << "\n";
   out << "  ledger: " << ledger.string() << "\n";
 }
 

@@ -103,7 +103,6 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   void stop(StopReason reason, std::string why, int signal = 0) {
     if (summary_.stop == StopReason::none) {
       summary_.stop = reason;
-      summary_.aborted = true;
       summary_.abort_reason = std::move(why);
       summary_.signal = signal;
       log_->warn("stopping: {}; requests in flight finish, the rest stay pending",
@@ -126,7 +125,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     abandoned_ = true;
     durable_waiters_.clear();  // their coroutines go now, while their event loop exists
     summary_.forced = true;
-    write_pending_states(/*skip_in_attempt=*/true);
+    write_pending_states(/*skip_awaiting_answer=*/true);
     RunSummary s = close_summary();
     // Our timers go now, while the event loop they belong to still exists.
     wake_.reset();
@@ -142,7 +141,6 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     bool needs_reconcile = false;  // read the live video's state before the next cut
     bool after_ambiguous = false;  // an earlier attempt may have cut
     bool exhausted = false;        // out of attempts; reconciling only to name the state
-    bool in_attempt = false;
     bool awaiting_answer = false;  // a request is out (dispatch written, no answer yet)
     LedgerWriter::Seq prepared_seq = 0;  // its dispatch was written ahead (0: not)
     bool final = false;            // reached a final state in this run
@@ -262,13 +260,11 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   asio::awaitable<void> attempt(Pick pick, Connection& connection, asio::steady_timer& timer,
                                 std::optional<Pick>& ahead) {
     ++in_attempt_;
-    progress_[pick.idx].in_attempt = true;
     struct Leave {
       Impl* self;
       Pick pick;
       ~Leave() {
         if (self->abandoned_) return;  // the frame is being destroyed with the event loop
-        self->progress_[pick.idx].in_attempt = false;
         if (pick.retry) self->budget_.release();
         --self->in_attempt_;
         self->notify();
@@ -467,12 +463,12 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     // The worker moves on at once; the job is counted once its record is on disk (its
     // next dispatch record is behind it in the same file, so that fsync covers both).
     ++finalizing_;
-    asio::co_spawn(executor_, count_when_durable(seq, state, record.spec.key(), record.video_public_id),
+    asio::co_spawn(executor_, count_when_durable(seq, state, idx, std::move(record.video_public_id)),
                    asio::detached);
     co_return;
   }
 
-  asio::awaitable<void> count_when_durable(LedgerWriter::Seq seq, JobState state, std::string key,
+  asio::awaitable<void> count_when_durable(LedgerWriter::Seq seq, JobState state, std::size_t idx,
                                            std::string video_public_id) {
     struct Done {
       Impl* self;
@@ -489,7 +485,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     if (auto failure = ledger_.failure(); failure && !video_public_id.empty()) {
       // The one value that exists nowhere else: say it where a person will see it.
       log_->error("NOT RECORDED (ledger failed: {}): {} succeeded with videoPublicId {}", *failure,
-                  key, video_public_id);
+                  jobs_[idx].spec.key(), video_public_id);
     }
     // Counted only once durable: a crash before this line loses no recorded id.
     ++summary_.states[state];
@@ -575,10 +571,10 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     }
   }
 
-  void write_pending_states(bool skip_in_attempt) {
+  void write_pending_states(bool skip_awaiting_answer) {
     for (std::size_t i = 0; i < jobs_.size(); ++i) {
       if (progress_[i].final) continue;
-      if (skip_in_attempt && progress_[i].awaiting_answer) {
+      if (skip_awaiting_answer && progress_[i].awaiting_answer) {
         // Left mid-request: its dispatch has no outcome, so the next run reads it back.
         ++summary_.abandoned;
         continue;
@@ -608,7 +604,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
 
   // Whatever did not reach a final state is pending.
   void finish() {
-    write_pending_states(/*skip_in_attempt=*/false);
+    write_pending_states(/*skip_awaiting_answer=*/false);
     RunSummary s = close_summary();
     wake_.reset();
     if (deadline_timer_) deadline_timer_->cancel();

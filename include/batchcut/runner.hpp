@@ -72,11 +72,11 @@ struct RunSummary {
   int signal = 0;                    // the signal that stopped the run
   bool forced = false;               // stopped without draining (second signal, drain timeout)
   std::size_t abandoned = 0;         // of which jobs were left mid-request (in flight)
-  bool aborted = false;              // stopped early for any reason
   std::string abort_reason;
   std::optional<std::string> ledger_failure;  // the ledger could not be written
 
   double achieved_rate() const;  // requests per second
+  bool stopped_early() const { return stop != StopReason::none; }
 };
 
 // Runs the jobs on `executor`'s context (the caller runs it) and records everything in

@@ -36,6 +36,14 @@ struct ExecArgs {
   }
 };
 
+// As a shell reports it: the exit status, 128 + signal when killed, -2 for our hang guard.
+int exit_code_of(int status, bool timed_out) {
+  if (timed_out) return -2;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
 }  // namespace
 
 TempDir::TempDir() {
@@ -119,12 +127,7 @@ ProcessResult run_process(const std::string& program, const std::vector<std::str
     if (f.fd >= 0) close(f.fd);
   int status = 0;
   waitpid(pid, &status, 0);
-  if (timed_out)
-    result.exit_code = -2;
-  else if (WIFEXITED(status))
-    result.exit_code = WEXITSTATUS(status);
-  else if (WIFSIGNALED(status))
-    result.exit_code = 128 + WTERMSIG(status);
+  result.exit_code = exit_code_of(status, timed_out);
   return result;
 }
 
@@ -168,12 +171,7 @@ ProcessResult Child::wait(int timeout_seconds) {
   if (timed_out) kill(pid, SIGKILL);
   int status = 0;
   waitpid(pid, &status, 0);
-  if (timed_out)
-    result.exit_code = -2;
-  else if (WIFEXITED(status))
-    result.exit_code = WEXITSTATUS(status);
-  else if (WIFSIGNALED(status))
-    result.exit_code = 128 + WTERMSIG(status);
+  result.exit_code = exit_code_of(status, timed_out);
   result.out = read_file(out);
   result.err = read_file(err);
   return result;
