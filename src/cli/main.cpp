@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <iostream>
 
-#include "batchcut/app.hpp"
+#include "batchcut/app/app.hpp"
 
 namespace fs = std::filesystem;
 using namespace batchcut;

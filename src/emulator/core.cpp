@@ -15,7 +15,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "batchcut/emulator.hpp"
+#include "batchcut/emulator/emulator.hpp"
 
 namespace batchcut {
 

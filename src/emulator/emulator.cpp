@@ -21,7 +21,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "batchcut/emulator.hpp"
+#include "batchcut/emulator/emulator.hpp"
 #include "emulator/tls_cert.hpp"
 
 namespace batchcut {

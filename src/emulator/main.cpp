@@ -6,7 +6,7 @@
 #include <fstream>
 #include <iostream>
 
-#include "batchcut/emulator.hpp"
+#include "batchcut/emulator/emulator.hpp"
 
 namespace {
 

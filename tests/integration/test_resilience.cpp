@@ -10,8 +10,8 @@
 #include <set>
 #include <sstream>
 
-#include "batchcut/emulator.hpp"
-#include "batchcut/ledger.hpp"
+#include "batchcut/emulator/emulator.hpp"
+#include "batchcut/ledger/ledger.hpp"
 #include "support.hpp"
 
 using namespace batchcut;

@@ -7,10 +7,10 @@
 #include <set>
 #include <sstream>
 
-#include "batchcut/api.hpp"
-#include "batchcut/emulator.hpp"
-#include "batchcut/ledger.hpp"
-#include "batchcut/manifest.hpp"
+#include "batchcut/net/api.hpp"
+#include "batchcut/emulator/emulator.hpp"
+#include "batchcut/ledger/ledger.hpp"
+#include "batchcut/manifest/manifest.hpp"
 #include "support.hpp"
 
 using namespace batchcut;

@@ -5,7 +5,7 @@
 #include <boost/asio.hpp>
 #include <functional>
 
-#include "batchcut/transport.hpp"
+#include "batchcut/net/transport.hpp"
 
 using namespace batchcut;
 namespace asio = boost::asio;

@@ -3,8 +3,8 @@
 
 #include <boost/json.hpp>
 
-#include "batchcut/api.hpp"
-#include "batchcut/time_util.hpp"
+#include "batchcut/net/api.hpp"
+#include "batchcut/util/time_util.hpp"
 
 using namespace batchcut;
 using namespace std::chrono_literals;

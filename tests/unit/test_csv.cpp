@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "batchcut/csv.hpp"
+#include "batchcut/manifest/csv.hpp"
 
 using namespace batchcut;
 namespace fs = std::filesystem;

@@ -8,7 +8,7 @@
 #include <regex>
 #include <set>
 
-#include "batchcut/emulator.hpp"
+#include "batchcut/emulator/emulator.hpp"
 
 using namespace batchcut;
 using namespace std::chrono_literals;

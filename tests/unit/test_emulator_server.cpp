@@ -18,7 +18,7 @@
 #include <sstream>
 #include <unistd.h>
 
-#include "batchcut/emulator.hpp"
+#include "batchcut/emulator/emulator.hpp"
 
 using namespace batchcut;
 using namespace std::chrono_literals;

@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "batchcut/auth.hpp"
-#include "batchcut/diagnostic.hpp"
-#include "batchcut/job.hpp"
+#include "batchcut/net/auth.hpp"
+#include "batchcut/util/diagnostic.hpp"
+#include "batchcut/job/spec.hpp"
 
 using namespace batchcut;
 

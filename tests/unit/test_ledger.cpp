@@ -13,9 +13,9 @@
 #include <sstream>
 #include <thread>
 
-#include "batchcut/csv.hpp"
-#include "batchcut/ledger.hpp"
-#include "batchcut/time_util.hpp"
+#include "batchcut/manifest/csv.hpp"
+#include "batchcut/ledger/ledger.hpp"
+#include "batchcut/util/time_util.hpp"
 
 using namespace batchcut;
 namespace fs = std::filesystem;

@@ -3,8 +3,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "batchcut/manifest.hpp"
-#include "batchcut/time_util.hpp"
+#include "batchcut/manifest/manifest.hpp"
+#include "batchcut/util/time_util.hpp"
 
 using namespace batchcut;
 using Lines = std::vector<std::string>;

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <deque>
 
-#include "batchcut/policy.hpp"
+#include "batchcut/run/policy.hpp"
 
 using namespace batchcut;
 using namespace std::chrono_literals;

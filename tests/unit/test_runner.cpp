@@ -9,8 +9,8 @@
 #include <map>
 #include <random>
 
-#include "batchcut/ledger.hpp"
-#include "batchcut/runner.hpp"
+#include "batchcut/ledger/ledger.hpp"
+#include "batchcut/run/runner.hpp"
 
 using namespace batchcut;
 namespace asio = boost::asio;

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "batchcut/time_util.hpp"
+#include "batchcut/util/time_util.hpp"
 
 using namespace batchcut;
 using namespace std::chrono;

@@ -5,7 +5,7 @@
 // A job's life:  fresh -> [reconcile GET if in doubt] -> pace -> dispatch (durable) -> POST
 //                -> classify -> succeeded | failed | in_doubt | retry_exhausted
 //                                  \-> retry: backoff in the delayed queue (holding no slot)
-#include "batchcut/runner.hpp"
+#include "batchcut/run/runner.hpp"
 
 #include <spdlog/spdlog.h>
 

@@ -1,7 +1,7 @@
 // Manifest reading and validation. Both formats turn each job into a RawJob (one slot per
 // field, holding the text as written and where it was), and one Checker turns RawJobs into
 // JobSpecs, so YAML and CSV get the same rules and the same messages.
-#include "batchcut/manifest.hpp"
+#include "batchcut/manifest/manifest.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -18,8 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "batchcut/csv.hpp"
-#include "batchcut/time_util.hpp"
+#include "batchcut/manifest/csv.hpp"
+#include "batchcut/util/time_util.hpp"
 
 namespace batchcut {
 

@@ -1,4 +1,4 @@
-#include "batchcut/policy.hpp"
+#include "batchcut/run/policy.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,6 +1,6 @@
 // Timestamp parsing and formatting. GCC 12 has the C++20 calendar types but not
 // std::chrono::parse/format, so the text side is done by hand.
-#include "batchcut/time_util.hpp"
+#include "batchcut/util/time_util.hpp"
 
 #include <array>
 #include <cstdio>

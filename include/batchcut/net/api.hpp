@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "batchcut/job.hpp"
+#include "batchcut/job/spec.hpp"
 
 namespace batchcut {
 

@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "batchcut/auth.hpp"
+#include "batchcut/net/auth.hpp"
 
 namespace batchcut {
 

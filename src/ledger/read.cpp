@@ -15,8 +15,8 @@
 #include <mutex>
 #include <thread>
 
-#include "batchcut/ledger.hpp"
-#include "batchcut/time_util.hpp"
+#include "batchcut/ledger/ledger.hpp"
+#include "batchcut/util/time_util.hpp"
 
 namespace batchcut {
 

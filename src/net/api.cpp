@@ -1,10 +1,10 @@
-#include "batchcut/api.hpp"
+#include "batchcut/net/api.hpp"
 
 #include <boost/json.hpp>
 #include <cctype>
 #include <charconv>
 
-#include "batchcut/time_util.hpp"
+#include "batchcut/util/time_util.hpp"
 
 namespace batchcut {
 

@@ -11,7 +11,7 @@
 #include <optional>
 #include <string>
 
-#include "batchcut/api.hpp"
+#include "batchcut/net/api.hpp"
 
 namespace batchcut {
 

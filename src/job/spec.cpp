@@ -1,6 +1,6 @@
-#include "batchcut/job.hpp"
+#include "batchcut/job/spec.hpp"
 
-#include "batchcut/diagnostic.hpp"
+#include "batchcut/util/diagnostic.hpp"
 
 namespace batchcut {
 

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "batchcut/ledger.hpp"
-#include "batchcut/policy.hpp"
-#include "batchcut/transport.hpp"
+#include "batchcut/ledger/ledger.hpp"
+#include "batchcut/run/policy.hpp"
+#include "batchcut/net/transport.hpp"
 
 namespace spdlog {
 class logger;

@@ -1,6 +1,6 @@
 // Ledger pieces that are neither reading nor writing: state names, the default path,
 // and the CSV / JSONL exports. Reading is in ledger_read.cpp, writing in ledger_writer.cpp.
-#include "batchcut/ledger.hpp"
+#include "batchcut/ledger/ledger.hpp"
 
 #include <boost/json.hpp>
 

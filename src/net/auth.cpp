@@ -1,4 +1,4 @@
-#include "batchcut/auth.hpp"
+#include "batchcut/net/auth.hpp"
 
 namespace batchcut {
 

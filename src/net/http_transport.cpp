@@ -14,7 +14,7 @@
 #include <boost/beast/ssl.hpp>
 #include <variant>
 
-#include "batchcut/transport.hpp"
+#include "batchcut/net/transport.hpp"
 
 namespace batchcut {
 

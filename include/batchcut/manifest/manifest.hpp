@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "batchcut/diagnostic.hpp"
-#include "batchcut/job.hpp"
+#include "batchcut/util/diagnostic.hpp"
+#include "batchcut/job/spec.hpp"
 
 namespace batchcut {
 

@@ -46,8 +46,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "batchcut/diagnostic.hpp"
-#include "batchcut/job.hpp"
+#include "batchcut/util/diagnostic.hpp"
+#include "batchcut/job/spec.hpp"
 
 namespace batchcut {
 

@@ -1,4 +1,4 @@
-#include "batchcut/csv.hpp"
+#include "batchcut/manifest/csv.hpp"
 
 #include <cstring>
 

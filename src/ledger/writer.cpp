@@ -20,8 +20,8 @@
 #include <thread>
 #include <utility>
 
-#include "batchcut/ledger.hpp"
-#include "batchcut/time_util.hpp"
+#include "batchcut/ledger/ledger.hpp"
+#include "batchcut/util/time_util.hpp"
 
 namespace batchcut {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "batchcut/job.hpp"
+#include "batchcut/job/spec.hpp"
 
 namespace batchcut {
 

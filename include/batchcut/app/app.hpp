@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "batchcut/auth.hpp"
-#include "batchcut/ledger.hpp"
-#include "batchcut/manifest.hpp"
+#include "batchcut/net/auth.hpp"
+#include "batchcut/ledger/ledger.hpp"
+#include "batchcut/manifest/manifest.hpp"
 
 namespace batchcut {
 

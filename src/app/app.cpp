@@ -1,5 +1,5 @@
 // The commands: each one reads its inputs in full, validates them, and only then acts.
-#include "batchcut/app.hpp"
+#include "batchcut/app/app.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -15,10 +15,10 @@
 #include <set>
 #include <sstream>
 
-#include "batchcut/api.hpp"
-#include "batchcut/emulator.hpp"
-#include "batchcut/runner.hpp"
-#include "batchcut/time_util.hpp"
+#include "batchcut/net/api.hpp"
+#include "batchcut/emulator/emulator.hpp"
+#include "batchcut/run/runner.hpp"
+#include "batchcut/util/time_util.hpp"
 
 namespace batchcut {
 
