@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdio>
+#include <limits>
 
 namespace batchcut {
 
@@ -89,7 +90,7 @@ Fields split(utc_time t) {
 
 }  // namespace
 
-std::optional<utc_time> parse_iso8601(std::string_view s) {
+std::optional<iso_time> parse_iso8601_ticks(std::string_view s) {
   std::size_t p = 0;
   int y, mo, d, h, mi, sec;
   if (!read_digits(s, p, 4, y) || !expect(s, p, '-') || !read_digits(s, p, 2, mo) ||
@@ -139,7 +140,25 @@ std::optional<utc_time> parse_iso8601(std::string_view s) {
   }
   if (p != s.size()) return std::nullopt;
 
-  return utc_time{*date} + hours{h} + minutes{mi} + seconds{sec} + nanoseconds{ticks * 100} - offset;
+  // Summed in ticks, which stay far from the int64 limits: years 0000..9999 lie within
+  // 3 million days of 1970, under 2.6e18 ticks, against a limit of 9.2e18.
+  return iso_time{*date} + hours{h} + minutes{mi} + seconds{sec} + iso_ticks{ticks} - offset;
+}
+
+std::optional<utc_time> to_utc_time(iso_time t) {
+  // utc_time counts int64 nanoseconds, 100 to a tick: only these tick counts convert
+  // without overflowing.
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max() / 100;
+  constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min() / 100;
+  const std::int64_t n = t.time_since_epoch().count();
+  if (n < kMin || n > kMax) return std::nullopt;
+  return utc_time{nanoseconds{n * 100}};
+}
+
+std::optional<utc_time> parse_iso8601(std::string_view s) {
+  auto t = parse_iso8601_ticks(s);
+  if (!t) return std::nullopt;
+  return to_utc_time(*t);
 }
 
 std::string format_api_time(utc_time t) {

@@ -157,3 +157,44 @@ TEST(TimeHttpDate, FormatAndRoundTrip) {
   EXPECT_EQ(format_http_date(leap), "Thu, 29 Feb 2024 23:59:59 GMT");
   EXPECT_EQ(parse_http_date(format_http_date(leap)), leap);
 }
+
+// utc_time is int64 nanoseconds (1677-09-21 .. 2262-04-11). A date outside that must be
+// refused, not wrapped: 2924 used to come back as a date in 1755.
+TEST(TimeIso8601, DatesUtcTimeCannotHoldAreRefusedNotWrapped) {
+  for (const char* far : {"2924-05-23T20:00:00Z", "9999-12-31T23:59:59.9999999Z", "9999-12-31T23:59:59.9999999-23:59",
+                          "0000-01-01T00:00:00Z", "0000-01-01T00:00:00+23:59", "1000-01-01T00:00:00Z",
+                          "2262-04-12T00:00:00Z", "1677-09-21T00:00:00Z"})
+    EXPECT_FALSE(parse_iso8601(far)) << far;
+}
+
+TEST(TimeIso8601, UtcTimeLimitsToTheTick) {
+  // The last and first ticks whose nanoseconds fit in an int64.
+  EXPECT_EQ(parse_iso8601("2262-04-11T23:47:16.8547758Z"), batchcut::utc_time{nanoseconds{9'223'372'036'854'775'800}});
+  EXPECT_FALSE(parse_iso8601("2262-04-11T23:47:16.8547759Z"));
+  EXPECT_EQ(parse_iso8601("1677-09-21T00:12:43.1452242Z"), batchcut::utc_time{nanoseconds{-9'223'372'036'854'775'800}});
+  EXPECT_FALSE(parse_iso8601("1677-09-21T00:12:43.1452241Z"));
+  // The offset is part of the instant: an in-range wall time pushed past the limit.
+  EXPECT_TRUE(parse_iso8601("2262-04-11T23:00:00Z"));
+  EXPECT_FALSE(parse_iso8601("2262-04-11T23:00:00-01:00"));
+  EXPECT_TRUE(parse_iso8601("1677-09-21T01:00:00Z"));
+  EXPECT_FALSE(parse_iso8601("1677-09-21T01:00:00+01:00"));
+}
+
+TEST(TimeIso8601, TicksHoldEveryYearAndOffsetExactly) {
+  using batchcut::iso_time;
+  using batchcut::iso_ticks;
+  const auto ticks = [](const char* text) {
+    auto t = parse_iso8601_ticks(text);
+    EXPECT_TRUE(t) << text;
+    return t.value_or(iso_time{});
+  };
+  EXPECT_EQ(ticks("0000-01-01T00:00:00+23:59"), iso_time{sys_days{year{0} / 1 / 1}} - hours{23} - minutes{59});
+  EXPECT_EQ(ticks("9999-12-31T23:59:59.9999999-23:59"),
+            iso_time{sys_days{year{9999} / 12 / 31}} + hours{47} + minutes{58} + seconds{59} + iso_ticks{9'999'999});
+  EXPECT_EQ(ticks("2924-05-23T20:00:00Z"), iso_time{sys_days{year{2924} / 5 / 23}} + hours{20});
+  EXPECT_EQ(ticks("0000-02-29T00:00:00Z"), iso_time{sys_days{year{0} / 2 / 29}});  // year 0 is a leap year
+  // Agrees with parse_iso8601 wherever utc_time holds the instant.
+  EXPECT_EQ(to_utc_time(ticks("2024-05-23T20:09:29.8106349+02:00")), parse_iso8601("2024-05-23T18:09:29.8106349Z"));
+  EXPECT_FALSE(to_utc_time(iso_time::max()));
+  EXPECT_FALSE(to_utc_time(iso_time::min()));
+}
