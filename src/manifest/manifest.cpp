@@ -18,8 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "batchcut/job/validate.hpp"
 #include "batchcut/manifest/csv.hpp"
-#include "batchcut/util/time_util.hpp"
 
 namespace batchcut {
 
@@ -27,12 +27,22 @@ namespace {
 
 // ---- the fields ----
 
-enum Field : int { f_project, f_live_video, f_visibility, f_from_ms, f_to_ms, f_dt_from, f_dt_to, f_label };
-constexpr int kFieldCount = 8;
+// JobField as plain ints, which index a RawJob.
+enum Field : int {
+  f_project = static_cast<int>(JobField::project_id),
+  f_live_video = static_cast<int>(JobField::live_video_id),
+  f_visibility = static_cast<int>(JobField::visibility),
+  f_from_ms = static_cast<int>(JobField::from_ms),
+  f_to_ms = static_cast<int>(JobField::to_ms),
+  f_dt_from = static_cast<int>(JobField::date_time_from),
+  f_dt_to = static_cast<int>(JobField::date_time_to),
+  f_label = static_cast<int>(JobField::label),
+};
+constexpr int kFieldCount = kJobFieldCount;
 
-constexpr std::array<std::string_view, kFieldCount> kCanonical = {
-    "projectId",    "liveVideoId",  "videoVisibilityOptionId", "fromMilisecond",
-    "toMilisecond", "dateTimeFrom", "dateTimeTo",              "label"};
+constexpr JobField job_field(Field f) { return static_cast<JobField>(f); }
+constexpr Field field_of(JobField f) { return static_cast<Field>(f); }
+std::string_view canonical(Field f) { return api_name(job_field(f)); }
 
 struct KnownName {
   std::string_view name;
@@ -89,37 +99,6 @@ std::string did_you_mean(std::string_view name, const Names& candidates) {
   return "";
 }
 
-// Shows a value in a message: quoted, control characters escaped, long values cut.
-std::string show(std::string_view text) {
-  constexpr std::size_t kMax = 60;
-  std::string out = "\"";
-  for (std::size_t i = 0; i < text.size() && i < kMax; ++i) {
-    char c = text[i];
-    if (c == '\n') out += "\\n";
-    else if (c == '\r') out += "\\r";
-    else if (c == '\t') out += "\\t";
-    else if (c == '"') out += "\\\"";
-    else if (static_cast<unsigned char>(c) < 0x20) out += '?';
-    else out += c;
-  }
-  if (text.size() > kMax) out += "...";
-  return out + "\"";
-}
-
-std::optional<std::int64_t> parse_decimal(std::string_view s) {
-  if (s.empty() || s.size() > 18) {
-    if (s.size() > 18 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
-      return INT64_MAX;  // all digits, just too large: report as out of range
-    return std::nullopt;
-  }
-  std::int64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + (c - '0');
-  }
-  return v;
-}
-
 // ---- raw jobs ----
 
 enum class Kind : std::uint8_t { absent, null, scalar, list, map, bad };
@@ -149,44 +128,19 @@ class Checker {
   // (Kind::bad) fails silently. Returns whether it is valid.
   bool check_value(Field f, const Value& v, JobSpec& spec) {
     if (v.kind == Kind::bad) return false;
+    if (!scalar(f, v)) return false;
     switch (f) {
       case f_project:
-      case f_live_video: {
-        if (!scalar(v, "an id")) return false;
-        if (!valid_job_id(v.text))
-          return fail(v, "must be 1-128 characters from A-Z, a-z, 0-9, '_' and '-', got " + show(v.text));
+      case f_live_video:
+        if (auto problem = check_id(v.text)) return fail(v, std::move(*problem));
         (f == f_project ? spec.project_id : spec.live_video_id).assign(v.text);
         return true;
-      }
-      case f_visibility: {
-        constexpr const char* kWant = "must be 1 (Public), 2 (Private) or 3 (Password Protected)";
-        if (!scalar(v, kWant)) return false;
-        auto n = parse_decimal(v.text);
-        if (!n || *n < 1 || *n > 3) return fail(v, std::string(kWant) + ", got " + show(v.text));
-        spec.visibility = static_cast<Visibility>(*n);
-        return true;
-      }
-      case f_from_ms:
-      case f_to_ms: {
-        constexpr const char* kWant = "must be a non-negative integer number of milliseconds";
-        if (!scalar(v, kWant)) return false;
-        auto n = parse_decimal(v.text);
-        if (!n) return fail(v, std::string(kWant) + ", got " + show(v.text));
-        if (*n >= (std::int64_t{1} << 31)) return fail(v, "must be below 2147483648, got " + show(v.text));
-        (f == f_from_ms ? spec.from_ms : spec.to_ms) = *n;
-        return true;
-      }
-      case f_dt_from:
-      case f_dt_to: {
-        constexpr const char* kWant = "must be an ISO 8601 date-time such as 2024-05-23T20:09:29.810Z";
-        if (!scalar(v, kWant)) return false;
-        auto t = parse_iso8601(v.text);
-        if (!t) return fail(v, std::string(kWant) + ", got " + show(v.text));
-        (f == f_dt_from ? spec.from_time : spec.to_time) = *t;
-        return true;
-      }
+      case f_visibility: return store(v, parse_visibility(v.text), spec.visibility);
+      case f_from_ms: return store(v, parse_offset_ms(v.text), spec.from_ms);
+      case f_to_ms: return store(v, parse_offset_ms(v.text), spec.to_ms);
+      case f_dt_from: return store(v, parse_date_time(v.text), spec.from_time);
+      case f_dt_to: return store(v, parse_date_time(v.text), spec.to_time);
       case f_label:
-        if (!scalar(v, "must be text")) return false;
         spec.label.assign(v.text);
         return true;
     }
@@ -203,30 +157,31 @@ class Checker {
       if (present(raw[f])) ok[f] = check_value(static_cast<Field>(f), raw[f], spec);
 
     for (Field f : {f_project, f_live_video, f_visibility})
-      if (!present(raw[f]) && !missing_reported[f]) error(job_line, kCanonical[f], "required field is missing");
+      if (!present(raw[f]) && !missing_reported[f]) error(job_line, canonical(f), "required field is missing");
 
-    const bool any_ms = present(raw[f_from_ms]) || present(raw[f_to_ms]);
-    const bool any_dt = present(raw[f_dt_from]) || present(raw[f_dt_to]);
-    if (any_ms && any_dt) {
-      const Value& v = present(raw[f_dt_from]) ? raw[f_dt_from] : raw[f_dt_to];
-      error(v.line, v.name, "use either fromMilisecond/toMilisecond or dateTimeFrom/dateTimeTo, not both");
-    } else if (any_ms) {
-      check_pair(raw, ok, f_from_ms, f_to_ms, job_line, [&] {
-        if (spec.to_ms <= spec.from_ms) return false;
-        spec.range = RangeKind::ms;
-        return true;
-      });
-    } else if (any_dt) {
-      check_pair(raw, ok, f_dt_from, f_dt_to, job_line, [&] {
-        // Compared at the precision the API receives (ms): a range only 100 ns wide would
-        // reach it as an empty one.
-        using std::chrono::floor;
-        using ms = std::chrono::milliseconds;
-        if (floor<ms>(spec.to_time) <= floor<ms>(spec.from_time)) return false;
-        spec.range = RangeKind::datetime;
-        return true;
-      });
+    // Messages that name another field use the spelling this job used.
+    RangeNames names;
+    auto spelled = [&](Field f, std::string_view& name) {
+      if (present(raw[f])) name = raw[f].name;
+    };
+    spelled(f_from_ms, names.from_ms);
+    spelled(f_to_ms, names.to_ms);
+    spelled(f_dt_from, names.date_time_from);
+    spelled(f_dt_to, names.date_time_to);
+    const RangeShape shape = check_range_shape(
+        {present(raw[f_from_ms]), present(raw[f_to_ms]), present(raw[f_dt_from]), present(raw[f_dt_to])}, names);
+    if (shape.problem) return report(raw, job_line, *shape.problem);
+
+    std::optional<FieldProblem> order;
+    if (shape.kind == RangeKind::ms) {
+      if (!ok[f_from_ms] || !ok[f_to_ms]) return;  // already reported
+      order = check_ms_order(spec.from_ms, spec.to_ms, names);
+    } else if (shape.kind == RangeKind::datetime) {
+      if (!ok[f_dt_from] || !ok[f_dt_to]) return;
+      order = check_date_time_order(spec.from_time, spec.to_time, names);
     }
+    if (order) return report(raw, job_line, *order);
+    spec.range = shape.kind;
   }
 
  private:
@@ -235,24 +190,24 @@ class Checker {
     return false;
   }
 
-  bool scalar(const Value& v, std::string_view want) {
+  bool scalar(Field f, const Value& v) {
     if (v.kind == Kind::scalar) return true;
-    std::string msg(want);
-    if (msg.rfind("must", 0) != 0) msg = "must be " + msg;
-    return fail(v, msg + ", got " + (v.kind == Kind::list ? "a list" : "a mapping"));
+    return fail(v, std::string(expected(job_field(f))) + ", got " + (v.kind == Kind::list ? "a list" : "a mapping"));
   }
 
-  template <class Ordered>
-  void check_pair(const RawJob& raw, const std::array<bool, kFieldCount>& ok, Field from, Field to,
-                  std::size_t job_line, Ordered ordered) {
-    if (!present(raw[from])) {
-      error(job_line, kCanonical[from], "required when " + std::string(raw[to].name) + " is given");
-    } else if (!present(raw[to])) {
-      error(job_line, kCanonical[to], "required when " + std::string(raw[from].name) + " is given");
-    } else if (ok[from] && ok[to] && !ordered()) {
-      const char* rel = from == f_from_ms ? "must be greater than " : "must be after ";
-      error(raw[to].line, raw[to].name, rel + std::string(raw[from].name));
-    }
+  template <class T>
+  bool store(const Value& v, Checked<T> checked, T& into) {
+    if (!checked) return fail(v, std::move(checked.error));
+    into = *checked;
+    return true;
+  }
+
+  // A problem found by the pair rules: on its field where the job gives it, otherwise
+  // (a missing half) where the job starts, under the API's name.
+  void report(const RawJob& raw, std::size_t job_line, const FieldProblem& p) {
+    const Value& v = raw[field_of(p.field)];
+    if (present(v)) error(v.line, v.name, p.message);
+    else error(job_line, api_name(p.field), p.message);
   }
 
   const std::string& file_;
@@ -493,7 +448,7 @@ void read_csv(std::string_view text, const std::string& file, Manifest& m, const
   std::array<bool, kFieldCount> missing_reported{};
   for (Field f : {f_project, f_live_video, f_visibility}) {
     if (!has_column[f]) {
-      check.error(header_line, kCanonical[f], "required column is missing");
+      check.error(header_line, canonical(f), "required column is missing");
       missing_reported[f] = true;
     }
   }
@@ -549,15 +504,6 @@ std::string lowercase(std::string_view s) {
 }  // namespace
 
 std::span<const std::string_view> manifest_field_names() { return kAllNames; }
-
-bool valid_job_id(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (char c : id) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
 
 std::optional<ManifestFormat> parse_manifest_format(std::string_view name) {
   if (!name.empty() && name.front() == '.') name.remove_prefix(1);

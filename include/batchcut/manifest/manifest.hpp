@@ -9,8 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include "batchcut/util/diagnostic.hpp"
 #include "batchcut/job/spec.hpp"
+#include "batchcut/job/validate.hpp"  // valid_job_id and the other field rules
+#include "batchcut/util/diagnostic.hpp"
 
 namespace batchcut {
 
@@ -36,8 +37,5 @@ Manifest parse_manifest(std::string_view text, ManifestFormat format, const std:
 
 // The job field names a manifest accepts, in the API's spelling, aliases included.
 std::span<const std::string_view> manifest_field_names();
-
-// True when `id` matches [A-Za-z0-9_-]{1,128}, the form of projectId and liveVideoId.
-bool valid_job_id(std::string_view id);
 
 }  // namespace batchcut

@@ -1,0 +1,97 @@
+// The rules for a job's fields, in one place for every reader: the manifest (values as
+// text) and the ledger (values parsed from JSON: ids and date-times as strings, the
+// visibility and the offsets as integers). Each function is pure and returns the problem
+// as a message without file, line or field, e.g. `must be below 2147483648, got "2147483648"`;
+// the reader adds where it was. Both kinds of reader get the same text for the same value.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "batchcut/job/spec.hpp"
+
+namespace batchcut {
+
+// The fields of a job, named as the API spells them (api_name).
+enum class JobField : std::uint8_t { project_id, live_video_id, visibility, from_ms, to_ms, date_time_from, date_time_to, label };
+inline constexpr int kJobFieldCount = 8;
+
+// "projectId", "liveVideoId", "videoVisibilityOptionId", "fromMilisecond" (one l, as the
+// API has it), "toMilisecond", "dateTimeFrom", "dateTimeTo", "label".
+std::string_view api_name(JobField field);
+
+// What a field must hold, as the start of a message: "must be 1 (Public), 2 (Private) or
+// 3 (Password Protected)". For a value of the wrong type, e.g. `expected(f) + ", got a list"`.
+std::string_view expected(JobField field);
+
+// A valid value, or the message saying what is wrong with it.
+template <class T>
+struct Checked {
+  std::optional<T> value;  // set when valid
+  std::string error;       // set when not
+
+  explicit operator bool() const { return value.has_value(); }
+  const T& operator*() const { return *value; }
+};
+
+// A problem with a job's range found by the pair rules: the field to report it on and
+// the message. When `field` is absent from the job, report it where the job starts.
+struct FieldProblem {
+  JobField field;
+  std::string message;
+};
+
+// ---- one field ----
+
+// True when `id` matches [A-Za-z0-9_-]{1,128}, the form of projectId and liveVideoId.
+bool valid_job_id(std::string_view id);
+// projectId, liveVideoId: nullopt when valid, else the message.
+std::optional<std::string> check_id(std::string_view id);
+
+// videoVisibilityOptionId: 1, 2 or 3, from a JSON integer or from text (decimal digits only).
+Checked<Visibility> check_visibility(std::int64_t id);
+Checked<Visibility> parse_visibility(std::string_view text);
+
+// fromMilisecond, toMilisecond: 0 .. 2^31-1 (the API's int32), from a JSON integer or
+// from text (decimal digits only; leading zeros allowed).
+Checked<std::int32_t> check_offset_ms(std::int64_t ms);
+Checked<std::int32_t> parse_offset_ms(std::string_view text);
+
+// dateTimeFrom, dateTimeTo: an ISO 8601 date-time (see parse_iso8601).
+Checked<utc_time> parse_date_time(std::string_view text);
+
+// ---- the pair rules ----
+
+// How the reader's input spelled the range fields; messages that name another field use
+// it (a manifest may say fromMillisecond). The ledger keeps the defaults.
+struct RangeNames {
+  std::string_view from_ms = "fromMilisecond";
+  std::string_view to_ms = "toMilisecond";
+  std::string_view date_time_from = "dateTimeFrom";
+  std::string_view date_time_to = "dateTimeTo";
+};
+
+// Which range fields are present (given, valid or not). A job has the millisecond pair,
+// the date-time pair or neither (the whole stream): never both pairs, never half a pair.
+struct RangePresence {
+  bool from_ms = false, to_ms = false, date_time_from = false, date_time_to = false;
+};
+
+// The kind of range the present fields make, or the problem: both pairs (reported on
+// dateTimeFrom, or dateTimeTo when only that one is there), or a missing half.
+// nullopt problem means the shape is fine; check the order next, once both values are valid.
+struct RangeShape {
+  RangeKind kind = RangeKind::whole;
+  std::optional<FieldProblem> problem;
+};
+RangeShape check_range_shape(const RangePresence& present, const RangeNames& names = {});
+
+// The order within a pair, reported on the "to" field: to > from for offsets; for
+// date-times compared at millisecond precision, which is what the API receives, so a range
+// 100 ns wide would reach it empty: floor(to) > floor(from).
+std::optional<FieldProblem> check_ms_order(std::int64_t from, std::int64_t to, const RangeNames& names = {});
+std::optional<FieldProblem> check_date_time_order(utc_time from, utc_time to, const RangeNames& names = {});
+
+}  // namespace batchcut

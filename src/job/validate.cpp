@@ -1,0 +1,156 @@
+// The job field rules. Messages show a value as the reader had it, quoted; an integer
+// from JSON is shown the way a manifest would write it, so both read the same.
+#include "batchcut/job/validate.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include "batchcut/util/time_util.hpp"
+
+namespace batchcut {
+
+namespace {
+
+constexpr std::array<std::string_view, kJobFieldCount> kApiNames = {
+    "projectId",    "liveVideoId",  "videoVisibilityOptionId", "fromMilisecond",
+    "toMilisecond", "dateTimeFrom", "dateTimeTo",              "label"};
+
+constexpr std::string_view kWantId = "must be 1-128 characters from A-Z, a-z, 0-9, '_' and '-'";
+constexpr std::string_view kWantVisibility = "must be 1 (Public), 2 (Private) or 3 (Password Protected)";
+constexpr std::string_view kWantMs = "must be a non-negative integer number of milliseconds";
+constexpr std::string_view kWantDateTime = "must be an ISO 8601 date-time such as 2024-05-23T20:09:29.810Z";
+
+constexpr std::int64_t kMsLimit = std::int64_t{1} << 31;  // excluded
+
+// Shows a value in a message: quoted, control characters escaped, long values cut.
+std::string show(std::string_view text) {
+  constexpr std::size_t kMax = 60;
+  std::string out = "\"";
+  for (std::size_t i = 0; i < text.size() && i < kMax; ++i) {
+    char c = text[i];
+    if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else if (c == '\t') out += "\\t";
+    else if (c == '"') out += "\\\"";
+    else if (static_cast<unsigned char>(c) < 0x20) out += '?';
+    else out += c;
+  }
+  if (text.size() > kMax) out += "...";
+  return out + "\"";
+}
+
+std::string got(std::string_view want, std::string_view text) {
+  std::string out(want);
+  out += ", got ";
+  out += show(text);
+  return out;
+}
+
+bool all_digits(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Decimal digits only (no sign, space, point or exponent). A number too large for an
+// int64 comes back as INT64_MAX: it is still a number, just out of range.
+std::optional<std::int64_t> parse_decimal(std::string_view s) {
+  if (s.empty() || !all_digits(s)) return std::nullopt;
+  if (s.size() > 18) return INT64_MAX;
+  std::int64_t v = 0;
+  for (char c : s) v = v * 10 + (c - '0');
+  return v;
+}
+
+// `shown` is the value as the reader had it, for the message.
+Checked<Visibility> visibility(std::optional<std::int64_t> n, std::string_view shown) {
+  if (!n || *n < 1 || *n > 3) return {std::nullopt, got(kWantVisibility, shown)};
+  return {static_cast<Visibility>(*n), {}};
+}
+
+Checked<std::int32_t> offset_ms(std::optional<std::int64_t> n, std::string_view shown) {
+  if (!n || *n < 0) return {std::nullopt, got(kWantMs, shown)};
+  if (*n >= kMsLimit) return {std::nullopt, got("must be below 2147483648", shown)};
+  return {static_cast<std::int32_t>(*n), {}};
+}
+
+}  // namespace
+
+std::string_view api_name(JobField field) { return kApiNames[static_cast<std::size_t>(field)]; }
+
+std::string_view expected(JobField field) {
+  switch (field) {
+    case JobField::project_id:
+    case JobField::live_video_id: return "must be an id";
+    case JobField::visibility: return kWantVisibility;
+    case JobField::from_ms:
+    case JobField::to_ms: return kWantMs;
+    case JobField::date_time_from:
+    case JobField::date_time_to: return kWantDateTime;
+    case JobField::label: return "must be text";
+  }
+  return "must be valid";
+}
+
+bool valid_job_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::optional<std::string> check_id(std::string_view id) {
+  if (valid_job_id(id)) return std::nullopt;
+  return got(kWantId, id);
+}
+
+Checked<Visibility> check_visibility(std::int64_t id) { return visibility(id, std::to_string(id)); }
+Checked<Visibility> parse_visibility(std::string_view text) { return visibility(parse_decimal(text), text); }
+
+Checked<std::int32_t> check_offset_ms(std::int64_t ms) { return offset_ms(ms, std::to_string(ms)); }
+Checked<std::int32_t> parse_offset_ms(std::string_view text) { return offset_ms(parse_decimal(text), text); }
+
+Checked<utc_time> parse_date_time(std::string_view text) {
+  const auto t = parse_iso8601(text);
+  if (!t) return {std::nullopt, got(kWantDateTime, text)};
+  return {t, {}};
+}
+
+RangeShape check_range_shape(const RangePresence& p, const RangeNames& names) {
+  const bool any_ms = p.from_ms || p.to_ms;
+  const bool any_dt = p.date_time_from || p.date_time_to;
+  if (any_ms && any_dt)
+    return {RangeKind::whole,
+            FieldProblem{p.date_time_from ? JobField::date_time_from : JobField::date_time_to,
+                         "use either fromMilisecond/toMilisecond or dateTimeFrom/dateTimeTo, not both"}};
+
+  // A half pair: the missing half is named, and told which given field needs it.
+  auto half = [](JobField missing, std::string_view given) {
+    return RangeShape{RangeKind::whole, FieldProblem{missing, "required when " + std::string(given) + " is given"}};
+  };
+  if (any_ms) {
+    if (!p.from_ms) return half(JobField::from_ms, names.to_ms);
+    if (!p.to_ms) return half(JobField::to_ms, names.from_ms);
+    return {RangeKind::ms, std::nullopt};
+  }
+  if (any_dt) {
+    if (!p.date_time_from) return half(JobField::date_time_from, names.date_time_to);
+    if (!p.date_time_to) return half(JobField::date_time_to, names.date_time_from);
+    return {RangeKind::datetime, std::nullopt};
+  }
+  return {RangeKind::whole, std::nullopt};
+}
+
+std::optional<FieldProblem> check_ms_order(std::int64_t from, std::int64_t to, const RangeNames& names) {
+  if (to > from) return std::nullopt;
+  return FieldProblem{JobField::to_ms, "must be greater than " + std::string(names.from_ms)};
+}
+
+std::optional<FieldProblem> check_date_time_order(utc_time from, utc_time to, const RangeNames& names) {
+  using std::chrono::floor;
+  using ms = std::chrono::milliseconds;
+  if (floor<ms>(to) > floor<ms>(from)) return std::nullopt;
+  return FieldProblem{JobField::date_time_to, "must be after " + std::string(names.date_time_from)};
+}
+
+}  // namespace batchcut
