@@ -19,6 +19,8 @@ constexpr std::string_view kWantId = "must be 1-128 characters from A-Z, a-z, 0-
 constexpr std::string_view kWantVisibility = "must be 1 (Public), 2 (Private) or 3 (Password Protected)";
 constexpr std::string_view kWantMs = "must be a non-negative integer number of milliseconds";
 constexpr std::string_view kWantDateTime = "must be an ISO 8601 date-time such as 2024-05-23T20:09:29.810Z";
+// The last instant in range is kDateTimeLimit less one tick, the finest a text can give.
+constexpr std::string_view kDateTimeRange = "must be between 1970-01-01T00:00:00Z and 2261-12-31T23:59:59.9999999Z";
 
 constexpr std::int64_t kMsLimit = std::int64_t{1} << 31;  // excluded
 
@@ -111,9 +113,12 @@ Checked<std::int32_t> check_offset_ms(std::int64_t ms) { return offset_ms(ms, st
 Checked<std::int32_t> parse_offset_ms(std::string_view text) { return offset_ms(parse_decimal(text), text); }
 
 Checked<utc_time> parse_date_time(std::string_view text) {
-  const auto t = parse_iso8601(text);
+  // Parsed into ticks, which hold any year a text can give, so a far date is reported
+  // as out of range rather than as malformed, and is never wrapped.
+  const auto t = parse_iso8601_ticks(text);
   if (!t) return {std::nullopt, got(kWantDateTime, text)};
-  return {t, {}};
+  if (*t < kEarliestDateTime || *t >= kDateTimeLimit) return {std::nullopt, got(kDateTimeRange, text)};
+  return {to_utc_time(*t), {}};
 }
 
 RangeShape check_range_shape(const RangePresence& p, const RangeNames& names) {

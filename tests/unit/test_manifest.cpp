@@ -667,3 +667,40 @@ TEST(ManifestYaml, ADateRangeMustSpanAMillisecondAsTheApiSeesIt) {
 )");
   EXPECT_EQ(diags(m), (Lines{"m.yaml:6: dateTimeTo: must be after dateTimeFrom"}));
 }
+
+// A date utc_time cannot hold used to wrap: 2924 was accepted and sent as 1755.
+TEST(ManifestYaml, DateTimesOutsideTheSupportedRange) {
+  auto m = yaml(R"(defaults: {projectId: p, videoVisibilityOptionId: 1}
+jobs:
+  - liveVideoId: a
+    dateTimeFrom: 2024-05-23T20:00:00Z
+    dateTimeTo: 2924-05-23T20:00:00Z
+  - liveVideoId: b
+    dateTimeFrom: 1969-12-31T23:59:59Z
+    dateTimeTo: 9999-12-31T23:59:59.9999999Z
+  - liveVideoId: c
+    dateTimeFrom: 2261-12-31T23:00:00Z
+    dateTimeTo: 2261-12-31T23:30:00-01:00
+  - liveVideoId: d
+    dateTimeFrom: 1970-01-01T00:00:00Z
+    dateTimeTo: 2261-12-31T23:59:59.9999999Z
+)");
+  const std::string range = "must be between 1970-01-01T00:00:00Z and 2261-12-31T23:59:59.9999999Z, got ";
+  EXPECT_EQ(diags(m), (Lines{
+                          "m.yaml:5: dateTimeTo: " + range + "\"2924-05-23T20:00:00Z\"",
+                          "m.yaml:7: dateTimeFrom: " + range + "\"1969-12-31T23:59:59Z\"",
+                          "m.yaml:8: dateTimeTo: " + range + "\"9999-12-31T23:59:59.9999999Z\"",
+                          "m.yaml:11: dateTimeTo: " + range + "\"2261-12-31T23:30:00-01:00\"",
+                      }));
+  ASSERT_EQ(m.jobs.size(), 4u);
+  EXPECT_EQ(m.jobs[3].range, RangeKind::datetime);
+  EXPECT_EQ(format_api_time(m.jobs[3].to_time), "2261-12-31T23:59:59.999Z");
+}
+
+TEST(ManifestCsv, DateTimesOutsideTheSupportedRange) {
+  auto m = csv("projectId,liveVideoId,videoVisibilityOptionId,dateTimeFrom,dateTimeTo\n"
+               "p,a,1,2024-05-23T20:00:00Z,2924-05-23T20:00:00Z\n"
+               "p,b,1,2024-05-23T20:00:00Z,2024-05-23T21:00:00Z\n");
+  EXPECT_EQ(diags(m), Lines{"m.csv:2: dateTimeTo: must be between 1970-01-01T00:00:00Z and "
+                            "2261-12-31T23:59:59.9999999Z, got \"2924-05-23T20:00:00Z\""});
+}

@@ -175,3 +175,36 @@ TEST(ValidateRange, DateTimeOrderAtMillisecondPrecision) {
     EXPECT_EQ(p->message, "must be after dateTimeFrom");
   }
 }
+
+namespace {
+constexpr const char* kRange = "must be between 1970-01-01T00:00:00Z and 2261-12-31T23:59:59.9999999Z, got ";
+}
+
+// utc_time cannot hold a date past April 2262; 2924 used to be accepted and sent as 1755.
+TEST(ValidateDateTime, RangeIs1970UpTo2262) {
+  EXPECT_EQ(*parse_date_time("1970-01-01T00:00:00Z"), utc_time{});
+  EXPECT_EQ(*parse_date_time("2261-12-31T23:59:59.9999999Z"), kDateTimeLimit - std::chrono::nanoseconds{100});
+  for (const char* out : {"1969-12-31T23:59:59.9999999Z", "2262-01-01T00:00:00Z", "2262-04-11T23:47:16Z",
+                          "2924-05-23T20:00:00Z", "9999-12-31T23:59:59.9999999Z", "9999-12-31T23:59:59.9999999-23:59",
+                          "0000-01-01T00:00:00Z", "0000-01-01T00:00:00+23:59", "1677-09-21T00:12:43Z"}) {
+    EXPECT_FALSE(parse_date_time(out)) << out;
+    EXPECT_EQ(parse_date_time(out).error, std::string(kRange) + "\"" + out + "\"");
+  }
+}
+
+// The bound applies to the instant, after the offset, not to the wall time as written.
+TEST(ValidateDateTime, OffsetsCanPushAWallTimeOutOfRangeOrIntoIt) {
+  EXPECT_EQ(parse_date_time("2261-12-31T23:30:00-01:00").error,
+            std::string(kRange) + "\"2261-12-31T23:30:00-01:00\"");
+  EXPECT_EQ(parse_date_time("1970-01-01T00:30:00+01:00").error,
+            std::string(kRange) + "\"1970-01-01T00:30:00+01:00\"");
+  EXPECT_EQ(*parse_date_time("2262-01-01T00:30:00+01:00"), iso("2261-12-31T23:30:00Z"));
+  EXPECT_EQ(*parse_date_time("1969-12-31T23:30:00-01:00"), iso("1970-01-01T00:30:00Z"));
+}
+
+// The message names the range the check uses.
+TEST(ValidateDateTime, RangeMessageMatchesTheBounds) {
+  EXPECT_EQ(std::string(kRange),
+            "must be between " + format_iso8601(kEarliestDateTime) + " and " +
+                format_iso8601(kDateTimeLimit - std::chrono::nanoseconds{100}) + ", got ");
+}

@@ -5,6 +5,7 @@
 // the reader adds where it was. Both kinds of reader get the same text for the same value.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -59,7 +60,14 @@ Checked<Visibility> parse_visibility(std::string_view text);
 Checked<std::int32_t> check_offset_ms(std::int64_t ms);
 Checked<std::int32_t> parse_offset_ms(std::string_view text);
 
-// dateTimeFrom, dateTimeTo: an ISO 8601 date-time (see parse_iso8601).
+// The date-times a job accepts: [1970-01-01T00:00:00Z, 2262-01-01T00:00:00Z), checked
+// after the offset is applied. utc_time (int64 ns) ends in April 2262; whole years keep
+// the bound easy to state, and no live stream predates the Unix epoch. Days, so that a
+// comparison with a wider time type happens in that type, not in overflowing nanoseconds.
+inline constexpr std::chrono::sys_days kEarliestDateTime{std::chrono::year{1970} / 1 / 1};
+inline constexpr std::chrono::sys_days kDateTimeLimit{std::chrono::year{2262} / 1 / 1};  // excluded
+
+// dateTimeFrom, dateTimeTo: an ISO 8601 date-time (see parse_iso8601) in that range.
 Checked<utc_time> parse_date_time(std::string_view text);
 
 // ---- the pair rules ----
