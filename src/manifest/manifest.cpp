@@ -3,6 +3,7 @@
 // JobSpecs, so YAML and CSV get the same rules and the same messages.
 #include "batchcut/manifest/manifest.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <sstream>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -254,19 +256,55 @@ const char* describe(const YAML::Node& n) {
   }
 }
 
+// The line where the second YAML document starts: its '---', or its first token when it
+// follows a '...' without one. Found by parsing again, which is done only to report it;
+// `fallback` is used should that fail.
+std::size_t second_document_line(std::string_view text, std::size_t fallback) {
+  struct DocumentStarts : YAML::EventHandler {
+    std::vector<YAML::Mark> marks;
+    void OnDocumentStart(const YAML::Mark& mark) override { marks.push_back(mark); }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+  } starts;
+  try {
+    std::istringstream in{std::string(text)};
+    YAML::Parser parser(in);
+    while (starts.marks.size() < 2 && parser.HandleNextDocument(starts)) {
+    }
+  } catch (const YAML::Exception&) {
+  }
+  if (starts.marks.size() < 2 || starts.marks[1].line < 0) return fallback;
+  return static_cast<std::size_t>(starts.marks[1].line) + 1;
+}
+
 class YamlReader {
  public:
   YamlReader(const std::string& file, Manifest& m) : file_(file), m_(m), check_(file, m.errors) {}
 
   void read(std::string_view text) {
-    YAML::Node root;
+    // Every document is read: YAML::Load would stop after the first and drop the jobs of
+    // any other without a word.
+    std::vector<YAML::Node> documents;
     try {
-      root = YAML::Load(std::string(text));
+      documents = YAML::LoadAll(std::string(text));
     } catch (const YAML::Exception& e) {
       std::size_t line = e.mark.line >= 0 ? static_cast<std::size_t>(e.mark.line) + 1 : 0;
       check_.error(line, "", "YAML syntax error: " + e.msg);
       return;
     }
+    if (documents.size() > 1) {
+      check_.error(second_document_line(text, line_of(documents[1])), "",
+                   "the manifest holds " + std::to_string(documents.size()) +
+                       " YAML documents; put every job in one 'jobs' list");
+      return;
+    }
+    const YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
     if (root.IsNull()) {
       check_.error(0, "", "no jobs (the manifest is empty)");
       return;

@@ -704,3 +704,43 @@ TEST(ManifestCsv, DateTimesOutsideTheSupportedRange) {
   EXPECT_EQ(diags(m), Lines{"m.csv:2: dateTimeTo: must be between 1970-01-01T00:00:00Z and "
                             "2261-12-31T23:59:59.9999999Z, got \"2924-05-23T20:00:00Z\""});
 }
+
+// yaml-cpp's Load reads only the first document: the jobs after a '---' used to be
+// dropped without a word.
+TEST(ManifestYaml, MoreThanOneDocumentIsAnErrorAtTheSecondsStart) {
+  const char* job_a = "  - {projectId: p, liveVideoId: a, videoVisibilityOptionId: 1}\n";
+  const char* job_b = "  - {projectId: p, liveVideoId: b, videoVisibilityOptionId: 1}\n";
+  const std::string two = std::string("jobs:\n") + job_a + "---\njobs:\n" + job_b;
+  EXPECT_EQ(diags(yaml(two)),
+            Lines{"m.yaml:3: the manifest holds 2 YAML documents; put every job in one 'jobs' list"});
+  // Each document opened with '---'; the count covers them all.
+  EXPECT_EQ(diags(yaml(std::string("---\njobs:\n") + job_a + "---\njobs:\n" + job_b + "--- # more\njobs:\n" + job_b)),
+            Lines{"m.yaml:4: the manifest holds 3 YAML documents; put every job in one 'jobs' list"});
+  // After a '...' end marker a document may start without '---': reported at its first line.
+  EXPECT_EQ(diags(yaml(std::string("jobs:\n") + job_a + "...\n# next\njobs:\n" + job_b)),
+            Lines{"m.yaml:5: the manifest holds 2 YAML documents; put every job in one 'jobs' list"});
+  EXPECT_EQ(diags(yaml(std::string("jobs:\n") + job_a + "...\n---\njobs:\n" + job_b)),
+            Lines{"m.yaml:4: the manifest holds 2 YAML documents; put every job in one 'jobs' list"});
+  // An empty document is still a second document: the file says something other than
+  // what it holds, so it is not guessed at.
+  EXPECT_EQ(diags(yaml(std::string("jobs:\n") + job_a + "---\n")),
+            Lines{"m.yaml:3: the manifest holds 2 YAML documents; put every job in one 'jobs' list"});
+  EXPECT_EQ(diags(yaml(std::string("---\n---\njobs:\n") + job_a)),
+            Lines{"m.yaml:2: the manifest holds 2 YAML documents; put every job in one 'jobs' list"});
+}
+
+TEST(ManifestYaml, OneDocumentWithMarkersIsFine) {
+  const char* job = "  - {projectId: p, liveVideoId: a, videoVisibilityOptionId: 1}\n";
+  for (const std::string& text : {std::string("---\njobs:\n") + job, std::string("jobs:\n") + job + "...\n",
+                                  std::string("---\njobs:\n") + job + "...\n# trailing comment\n",
+                                  std::string("# header comment\n--- # start\njobs:\n") + job,
+                                  std::string("%YAML 1.2\n---\njobs:\n") + job}) {
+    auto m = yaml(text);
+    EXPECT_TRUE(m.ok()) << text << (m.ok() ? "" : diags(m)[0]);
+    ASSERT_EQ(m.jobs.size(), 1u) << text;
+    EXPECT_EQ(m.jobs[0].key(), "p/a");
+  }
+  EXPECT_EQ(yaml(std::string("# header comment\n--- # start\njobs:\n") + job).jobs[0].line, 4u);
+  EXPECT_EQ(diags(yaml("---\n")), Lines{"m.yaml: no jobs (the manifest is empty)"});
+  EXPECT_EQ(diags(yaml("---\n...\n")), Lines{"m.yaml: no jobs (the manifest is empty)"});
+}
