@@ -195,3 +195,95 @@ TEST(CsvSpectrum, EveryCaseMatches) {
   }
   EXPECT_GE(cases, 11);
 }
+
+// ---- writing ----
+
+namespace {
+
+std::string cell(std::string_view text, CsvCell kind = CsvCell::text) {
+  std::string out;
+  append_csv_cell(out, text, kind);
+  return out;
+}
+
+}  // namespace
+
+TEST(CsvWrite, PlainTextIsWrittenAsIs) {
+  EXPECT_EQ(cell(""), "");
+  EXPECT_EQ(cell("intro part 1"), "intro part 1");
+  EXPECT_EQ(cell("a=b+c-d@e"), "a=b+c-d@e");  // only the first character matters
+  std::string out = "x,";
+  append_csv_cell(out, "y");
+  EXPECT_EQ(out, "x,y");  // appends
+}
+
+TEST(CsvWrite, QuotesCommasQuotesAndLineEnds) {
+  EXPECT_EQ(cell("a,b"), "\"a,b\"");
+  EXPECT_EQ(cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+  EXPECT_EQ(cell("\""), "\"\"\"\"");
+  EXPECT_EQ(cell("two\nlines"), "\"two\nlines\"");
+  EXPECT_EQ(cell("two\r\nlines"), "\"two\r\nlines\"");
+  EXPECT_EQ(cell("end\r"), "\"end\r\"");
+  EXPECT_EQ(cell("tab\there"), "tab\there");  // a TAB inside needs no quotes
+}
+
+// OWASP "CSV Injection": a free-text cell that a spreadsheet would run as a formula.
+TEST(CsvWrite, FreeTextThatCouldStartAFormulaGetsALeadingQuote) {
+  EXPECT_EQ(cell("=1+1"), "'=1+1");
+  EXPECT_EQ(cell("+1"), "'+1");
+  EXPECT_EQ(cell("-1"), "'-1");
+  EXPECT_EQ(cell("@SUM(A1:A2)"), "'@SUM(A1:A2)");
+  EXPECT_EQ(cell("\t=1+1"), "'\t=1+1");
+  EXPECT_EQ(cell("\r=1+1"), "\"'\r=1+1\"");  // guarded, and quoted for the CR
+  EXPECT_EQ(cell("=HYPERLINK(\"http://x\",\"y\")"), "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"");
+  EXPECT_EQ(cell("="), "'=");
+}
+
+TEST(CsvWrite, VerbatimCellsAreNotGuardedButStillQuoted) {
+  EXPECT_EQ(cell("-live-video_1", CsvCell::verbatim), "-live-video_1");  // an id may start with '-'
+  EXPECT_EQ(cell("2024-05-23T20:09:29.81Z", CsvCell::verbatim), "2024-05-23T20:09:29.81Z");
+  EXPECT_EQ(cell("-5", CsvCell::verbatim), "-5");
+  EXPECT_EQ(cell("+1", CsvCell::verbatim), "+1");
+  EXPECT_EQ(cell("a,\"b\"", CsvCell::verbatim), "\"a,\"\"b\"\"\"");
+}
+
+// What the writer writes, the reader reads back: the same text, plus the ' of a guarded cell.
+TEST(CsvWrite, ReaderReadsTheCellsBack) {
+  const std::vector<std::pair<std::string, CsvCell>> cells = {
+      {"plain", CsvCell::text},
+      {"", CsvCell::text},
+      {"a, b", CsvCell::text},
+      {"say \"hi\"", CsvCell::text},
+      {"\"", CsvCell::text},
+      {"two\nlines", CsvCell::text},
+      {"crlf\r\ninside", CsvCell::text},
+      {"=1+1", CsvCell::text},
+      {"+1", CsvCell::text},
+      {"-1", CsvCell::text},
+      {"@x", CsvCell::text},
+      {"\tx", CsvCell::text},
+      {"\r=x,\"y\"", CsvCell::text},
+      {"-id_1", CsvCell::verbatim},
+      {"12,5", CsvCell::verbatim},
+      {"", CsvCell::text},
+  };
+  std::string text;
+  for (int row = 0; row < 2; ++row) {
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      if (i > 0) text += ',';
+      append_csv_cell(text, cells[i].first, cells[i].second);
+    }
+    text += row == 0 ? "\n" : "\r\n";
+  }
+  auto rows = read_all(text);
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& r : rows) {
+    ASSERT_EQ(r.fields.size(), cells.size());
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      const std::string& want = cells[i].first;
+      const bool guarded = cells[i].second == CsvCell::text && !want.empty() &&
+                           std::string_view("=+-@\t\r").find(want.front()) != std::string_view::npos;
+      EXPECT_EQ(r.fields[i], guarded ? "'" + want : want) << "cell " << i;
+    }
+  }
+}

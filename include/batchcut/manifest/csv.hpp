@@ -1,5 +1,6 @@
 // An RFC 4180 CSV reader: quoted fields may hold commas, doubled quotes and newlines;
 // LF or CRLF line ends; a UTF-8 BOM is skipped. Rows carry the line they start on.
+// And the one cell writer every CSV batchcut writes goes through.
 #pragma once
 
 #include <optional>
@@ -46,5 +47,17 @@ class CsvReader {
   std::size_t line_ = 1;
   std::optional<CsvError> error_;
 };
+
+// How append_csv_cell writes a cell.
+enum class CsvCell {
+  text,      // free text (a label, a server's message): guarded against formulas
+  verbatim,  // a value validated to hold no formula (an id, a number, a time stamp): as is
+};
+
+// Appends `text` to `out` as one CSV field. RFC 4180: quoted when it holds a comma, a
+// quote, CR or LF, with quotes doubled. A `text` cell that begins with '=', '+', '-', '@',
+// TAB or CR gets a leading ' so that a spreadsheet shows it rather than running it as a
+// formula (OWASP, "CSV Injection"); read back, the cell holds the ' too.
+void append_csv_cell(std::string& out, std::string_view text, CsvCell kind = CsvCell::text);
 
 }  // namespace batchcut
