@@ -78,7 +78,7 @@ Checked<std::int32_t> offset_ms(std::optional<std::int64_t> n, std::string_view 
 
 std::string_view api_name(JobField field) { return kApiNames[static_cast<std::size_t>(field)]; }
 
-std::string_view expected(JobField field) {
+std::string_view expected_value(JobField field) {
   switch (field) {
     case JobField::project_id:
     case JobField::live_video_id: return "must be an id";

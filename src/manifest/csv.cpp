@@ -103,7 +103,8 @@ bool CsvReader::next(CsvRow& row) {
 void append_csv_cell(std::string& out, std::string_view text, CsvCell kind) {
   // The leading characters OWASP lists as able to start a formula in a spreadsheet.
   constexpr std::string_view kFormulaStart = "=+-@\t\r";
-  const bool guard = kind == CsvCell::text && !text.empty() && kFormulaStart.find(text.front()) != std::string_view::npos;
+  const bool guard =
+      kind == CsvCell::text && !text.empty() && kFormulaStart.find(text.front()) != std::string_view::npos;
   const bool quote = text.find_first_of(",\"\r\n") != std::string_view::npos;
   if (!quote) {
     if (guard) out += '\'';

@@ -194,7 +194,8 @@ class Checker {
 
   bool scalar(Field f, const Value& v) {
     if (v.kind == Kind::scalar) return true;
-    return fail(v, std::string(expected(job_field(f))) + ", got " + (v.kind == Kind::list ? "a list" : "a mapping"));
+    const char* got = v.kind == Kind::list ? "a list" : "a mapping";
+    return fail(v, std::string(expected_value(job_field(f))) + ", got " + got);
   }
 
   template <class T>

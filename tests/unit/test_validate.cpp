@@ -34,11 +34,11 @@ TEST(ValidateNames, ApiSpellingAndExpectations) {
   EXPECT_EQ(api_name(JobField::date_time_from), "dateTimeFrom");
   EXPECT_EQ(api_name(JobField::date_time_to), "dateTimeTo");
   EXPECT_EQ(api_name(JobField::label), "label");
-  EXPECT_EQ(expected(JobField::live_video_id), "must be an id");
-  EXPECT_EQ(std::string(expected(JobField::visibility)) + ", got ", kVis);
-  EXPECT_EQ(std::string(expected(JobField::to_ms)) + ", got ", kMs);
-  EXPECT_EQ(std::string(expected(JobField::date_time_from)) + ", got ", kDate);
-  EXPECT_EQ(expected(JobField::label), "must be text");
+  EXPECT_EQ(expected_value(JobField::live_video_id), "must be an id");
+  EXPECT_EQ(std::string(expected_value(JobField::visibility)) + ", got ", kVis);
+  EXPECT_EQ(std::string(expected_value(JobField::to_ms)) + ", got ", kMs);
+  EXPECT_EQ(std::string(expected_value(JobField::date_time_from)) + ", got ", kDate);
+  EXPECT_EQ(expected_value(JobField::label), "must be text");
 }
 
 TEST(ValidateId, FormAndMessage) {

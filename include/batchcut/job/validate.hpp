@@ -16,7 +16,9 @@
 namespace batchcut {
 
 // The fields of a job, named as the API spells them (api_name).
-enum class JobField : std::uint8_t { project_id, live_video_id, visibility, from_ms, to_ms, date_time_from, date_time_to, label };
+enum class JobField : std::uint8_t {
+  project_id, live_video_id, visibility, from_ms, to_ms, date_time_from, date_time_to, label
+};
 inline constexpr int kJobFieldCount = 8;
 
 // "projectId", "liveVideoId", "videoVisibilityOptionId", "fromMilisecond" (one l, as the
@@ -24,8 +26,8 @@ inline constexpr int kJobFieldCount = 8;
 std::string_view api_name(JobField field);
 
 // What a field must hold, as the start of a message: "must be 1 (Public), 2 (Private) or
-// 3 (Password Protected)". For a value of the wrong type, e.g. `expected(f) + ", got a list"`.
-std::string_view expected(JobField field);
+// 3 (Password Protected)". For a value of the wrong type, e.g. `expected_value(f) + ", got a list"`.
+std::string_view expected_value(JobField field);
 
 // A valid value, or the message saying what is wrong with it.
 template <class T>
