@@ -3,7 +3,6 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <yaml-cpp/yaml.h>
 
 #include <charconv>
 #include <csignal>
@@ -15,8 +14,10 @@
 #include <set>
 #include <sstream>
 
-#include "batchcut/net/api.hpp"
 #include "batchcut/emulator/emulator.hpp"
+#include "batchcut/ledger/export.hpp"
+#include "batchcut/net/api.hpp"
+#include "batchcut/run/plan.hpp"
 #include "batchcut/run/runner.hpp"
 #include "batchcut/util/time_util.hpp"
 
@@ -26,12 +27,30 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::shared_ptr<spdlog::logger> make_logger() {
-  if (auto existing = spdlog::get("batchcut")) return existing;
-  auto logger = spdlog::stderr_color_mt("batchcut");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  const char* level = std::getenv("BATCHCUT_LOG");
-  logger->set_level(level ? spdlog::level::from_str(level) : spdlog::level::info);
+// TEMP until net/loopback.hpp lands.
+std::optional<std::string> clear_text_refusal(const std::string& host, std::uint16_t) {
+  if (host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0) return std::nullopt;
+  return "not loopback";
+}
+
+// BATCHCUT_LOG picks the level (default info); an unknown name is a usage error, never
+// silence: the log may be the only place an id shows up.
+std::shared_ptr<spdlog::logger> make_logger(std::ostream& err) {
+  auto level = spdlog::level::info;
+  if (const char* name = std::getenv("BATCHCUT_LOG"); name && *name) {
+    level = spdlog::level::from_str(name);
+    if (level == spdlog::level::off && std::string_view(name) != "off") {
+      err << "batchcut: BATCHCUT_LOG=" << name
+          << ": unknown log level (trace, debug, info, warn, error, critical, off)\n";
+      return nullptr;
+    }
+  }
+  auto logger = spdlog::get("batchcut");
+  if (!logger) {
+    logger = spdlog::stderr_color_mt("batchcut");
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  }
+  logger->set_level(level);
   return logger;
 }
 
@@ -90,6 +109,7 @@ bool check_options(const RunCommand& c, std::ostream& err) {
     bad("--backoff-base must be > 0 and --backoff-cap >= --backoff-base");
   if (c.ca_file && !fs::exists(*c.ca_file)) bad("--ca-file " + c.ca_file->string() + " does not exist");
   if (c.replay_states.empty()) bad("--states names no state");
+  if (c.base_url && c.base_url->empty()) bad("--base-url is empty");
   for (auto st : c.replay_states)
     if (st == JobState::succeeded) bad("--states: succeeded jobs are never sent again (their VOD exists)");
   return ok;
@@ -108,23 +128,21 @@ std::string seconds_text(std::chrono::milliseconds ms) {
 constexpr JobState all_states[] = {JobState::succeeded, JobState::failed, JobState::retry_exhausted,
                                    JobState::in_doubt, JobState::pending};
 
-bool is_final(JobState s) {
-  return s == JobState::succeeded || s == JobState::failed || s == JobState::in_doubt;
-}
-
-void print_summary(const std::map<JobState, std::size_t>& states, std::size_t total,
-                   std::size_t skipped, const RunSummary& run, const fs::path& ledger,
-                   std::ostream& out) {
-  out << "batchcut: " << total << " jobs:";
+void print_summary(const Plan& plan, const RunSummary& run, const fs::path& ledger, std::ostream& out) {
+  std::map<JobState, std::size_t> states = plan.kept;
+  for (const auto& [s, n] : run.states) states[s] += n;
+  out << "batchcut: " << plan.total << " jobs:";
   const char* sep = " ";
   for (auto s : all_states) {
-    auto it = states.find(s);
-    out << sep << (it == states.end() ? 0 : it->second) << " " << to_string(s);
+    out << sep << states[s] << " " << to_string(s);
     sep = ", ";
   }
-  if (run.abandoned) out << ", " << run.abandoned << " abandoned in flight (the next run reads their state first)";
   out << "\n";
-  if (skipped) out << "  " << skipped << " of them were already final in the ledger and not sent again\n";
+  std::size_t kept = 0;
+  for (const auto& [s, n] : plan.kept) kept += n;
+  if (kept) out << "  " << kept << " of them were settled in the ledger already and not sent again\n";
+  if (run.abandoned)
+    out << "  " << run.abandoned << " were left with a request out; the next run reads their state first\n";
   out << "  requests: " << run.requests << " stop-and-cut (" << run.retries << " retries), "
       << run.reconciles << " state reads, over " << run.connections << " connections in "
       << seconds_text(run.elapsed) << ", " << std::fixed << std::setprecision(1)
@@ -134,10 +152,6 @@ void print_summary(const std::map<JobState, std::size_t>& states, std::size_t to
         << std::setprecision(1) << run.final_rate << "/s\n";
   if (run.stopped_early()) out << "  STOPPED: " << run.abort_reason << (run.forced ? " (without draining)" : "") << "\n";
   out << "  ledger: " << ledger.string() << "\n";
-}
-
-bool is_loopback_host(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
 int exit_status_for(const RunSummary& run, bool all_succeeded) {
@@ -153,58 +167,6 @@ int exit_status_for(const RunSummary& run, bool all_succeeded) {
   return all_succeeded ? exit_ok : exit_some_failed;
 }
 
-// ---- manifest export ----
-
-std::string csv_cell(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
-void write_manifest_csv(const std::vector<const JobRecord*>& jobs, std::ostream& out) {
-  out << "projectId,liveVideoId,videoVisibilityOptionId,fromMilisecond,toMilisecond,dateTimeFrom,"
-         "dateTimeTo,label\n";
-  for (const auto* j : jobs) {
-    const auto& s = j->spec;
-    out << s.project_id << "," << s.live_video_id << "," << static_cast<int>(s.visibility) << ",";
-    if (s.range == RangeKind::ms) out << s.from_ms << "," << s.to_ms;
-    else out << ",";
-    out << ",";
-    if (s.range == RangeKind::datetime) out << format_iso8601(s.from_time) << "," << format_iso8601(s.to_time);
-    else out << ",";
-    out << "," << csv_cell(s.label) << "\n";
-  }
-}
-
-void write_manifest_yaml(const std::vector<const JobRecord*>& jobs, std::ostream& out) {
-  YAML::Emitter y;
-  y << YAML::BeginMap << YAML::Key << "jobs" << YAML::Value << YAML::BeginSeq;
-  for (const auto* j : jobs) {
-    const auto& s = j->spec;
-    y << YAML::BeginMap;
-    y << YAML::Key << "projectId" << YAML::Value << YAML::DoubleQuoted << s.project_id;
-    y << YAML::Key << "liveVideoId" << YAML::Value << YAML::DoubleQuoted << s.live_video_id;
-    y << YAML::Key << "videoVisibilityOptionId" << YAML::Value << static_cast<int>(s.visibility);
-    if (s.range == RangeKind::ms) {
-      y << YAML::Key << "fromMilisecond" << YAML::Value << s.from_ms;
-      y << YAML::Key << "toMilisecond" << YAML::Value << s.to_ms;
-    } else if (s.range == RangeKind::datetime) {
-      y << YAML::Key << "dateTimeFrom" << YAML::Value << format_iso8601(s.from_time);
-      y << YAML::Key << "dateTimeTo" << YAML::Value << format_iso8601(s.to_time);
-    }
-    if (!s.label.empty()) y << YAML::Key << "label" << YAML::Value << YAML::DoubleQuoted << s.label;
-    y << YAML::Comment(std::string("was ") + to_string(j->state) +
-                       (j->error.empty() ? "" : ": " + j->error.substr(0, 120)));
-    y << YAML::EndMap;
-  }
-  y << YAML::EndSeq << YAML::EndMap;
-  out << y.c_str() << "\n";
-}
-
 // A ledger that must exist and be whole (for export and status); problems go to `err`.
 std::optional<LedgerContents> read_existing_ledger(const fs::path& path, std::ostream& err) {
   if (!fs::exists(path)) {
@@ -217,6 +179,31 @@ std::optional<LedgerContents> read_existing_ledger(const fs::path& path, std::os
     return std::nullopt;
   }
   return ledger;
+}
+
+// Where this run sends: the flags, else what the ledger's last run used, else the defaults.
+// A base URL other than the ledger's is refused unless --retarget: a ledger made against the
+// emulator must not send real cuts because a flag was forgotten.
+std::optional<RunTarget> resolve_target(const RunCommand& c, const LedgerContents& known,
+                                        const fs::path& ledger_path, std::ostream& err) {
+  RunTarget t;
+  if (known.target) t = *known.target;
+  else t.base_url = default_base_url;
+  if (c.base_url) {
+    auto given = parse_base_url(*c.base_url);
+    auto recorded = known.target ? parse_base_url(known.target->base_url) : std::nullopt;
+    const std::string now = given ? given->to_string() : *c.base_url;
+    if (known.target && recorded && recorded->to_string() != now && !c.retarget) {
+      err << "batchcut: the ledger " << ledger_path.string() << " was made against "
+          << recorded->to_string() << ", not " << now
+          << " (--base-url); pass --retarget to send its jobs there\n";
+      return std::nullopt;
+    }
+    t.base_url = now;
+  }
+  if (c.auth_scheme) t.auth_scheme = *c.auth_scheme == AuthScheme::raw ? "raw" : "bearer";
+  if (c.ca_file) t.ca_file = c.ca_file->string();
+  return t;
 }
 
 }  // namespace
@@ -308,18 +295,8 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   const bool replay = c.replay_ledger.has_value();
   // 1. Everything is checked before anything is sent.
   if (!check_options(c, err)) return exit_usage;
-  std::string url_error;
-  auto base = parse_base_url(c.base_url, &url_error);
-  if (!base) {
-    // The message names the problem without repeating the URL, which may hold a secret.
-    err << "batchcut: --base-url: " << url_error << "\n";
-    return exit_usage;
-  }
-  if (!base->tls && !is_loopback_host(base->host) && !c.allow_insecure_http) {
-    err << "batchcut: --base-url http://" << base->host
-        << " would send the API key in clear text; use https://, or pass --allow-insecure-http\n";
-    return exit_usage;
-  }
+  const auto logger = make_logger(err);
+  if (!logger) return exit_usage;
   std::optional<std::chrono::system_clock::time_point> deadline;
   if (c.deadline) {
     deadline = parse_deadline(*c.deadline, std::chrono::system_clock::now());
@@ -345,108 +322,104 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   const fs::path ledger_path =
       replay ? *c.replay_ledger : (c.ledger ? *c.ledger : default_ledger_path(c.manifest));
 
-  if (c.dry_run) {
-    const LedgerContents known = read_ledger(ledger_path);
-    std::vector<JobSpec> specs;
-    if (replay) {
-      const std::set<JobState> wanted(c.replay_states.begin(), c.replay_states.end());
-      for (const auto& j : known.jobs)
-        if (wanted.count(j.state)) specs.push_back(j.spec);
-    } else {
-      for (const auto& job : manifest.jobs)
-        if (auto* rec = known.find(job.key()); !rec || !is_final(rec->state)) specs.push_back(job);
+  // 2. The ledger: lock it (not for a dry run) and read what earlier runs did. A ledger that
+  //    does not exist yet is created only once everything else has been checked.
+  std::unique_ptr<LedgerWriter> ledger;
+  const bool existed = fs::exists(ledger_path);
+  auto open_ledger = [&]() -> bool {
+    try {
+      ledger = LedgerWriter::open(ledger_path, c.ledger_sync);
+      return true;
+    } catch (const LedgerError& e) {
+      err << "batchcut: " << e.what() << "\n";
+      return false;
     }
-    for (const auto& job : specs)
-      out << "POST " << base->to_string() << stop_and_cut_target(*base, job).substr(base->path_prefix.size())
-          << "\n" << stop_and_cut_body(job) << "\n";
-    err << "batchcut: dry run: " << specs.size() << " jobs would be sent; nothing was sent\n";
+  };
+  if (existed && !c.dry_run && !open_ledger()) return exit_usage;
+  const LedgerContents known = existed ? read_ledger(ledger_path) : LedgerContents{};
+  if (!known.errors.empty()) {
+    print_diagnostics(known.errors, err);
+    err << "batchcut: the ledger " << ledger_path.string() << " is damaged; nothing sent (it was not changed)\n";
+    return exit_usage;
+  }
+
+  // 3. Where to send, and whether the key may go there.
+  const auto target = resolve_target(c, known, ledger_path, err);
+  if (!target) return exit_usage;
+  std::string url_error;
+  const auto base = parse_base_url(target->base_url, &url_error);
+  if (!base) {
+    // The message names the problem without repeating the URL, which may hold a secret.
+    err << "batchcut: --base-url: " << url_error << "\n";
+    return exit_usage;
+  }
+  if (!base->tls && !c.allow_insecure_http) {
+    if (auto why = clear_text_refusal(base->host, base->port)) {
+      err << "batchcut: --base-url http://" << base->host << " would send the API key in clear text ("
+          << *why << "); use https://, or pass --allow-insecure-http\n";
+      return exit_usage;
+    }
+  }
+  if (target->ca_file && !fs::exists(*target->ca_file)) {
+    err << "batchcut: the CA file " << *target->ca_file << (c.ca_file ? "" : " (named by the ledger)")
+        << " does not exist; pass --ca-file\n";
+    return exit_usage;
+  }
+
+  // 4. Which jobs to send: the one plan that run, replay and dry run share.
+  const std::set<JobState> replay_states(c.replay_states.begin(), c.replay_states.end());
+  Plan plan = replay ? plan_replay(known, replay_states)
+                     : plan_run(manifest.jobs, c.manifest.string(), known, c.allow_changed);
+  if (!plan.refused.empty()) {
+    print_diagnostics(plan.refused, err);
+    err << "batchcut: nothing sent\n";
+    return exit_usage;
+  }
+  if (c.dry_run) {
+    for (const auto& job : plan.todo) {
+      if (job.life.doubt || job.life.request_out() || (job.reopen && job.life.state == JobState::in_doubt))
+        out << "GET " << base->to_string() << live_video_target(*base, job.spec).substr(base->path_prefix.size())
+            << "   (in doubt: the state is read first; the cut below is sent only if it can still be made)\n";
+      out << "POST " << base->to_string() << stop_and_cut_target(*base, job.spec).substr(base->path_prefix.size())
+          << "\n" << stop_and_cut_body(job.spec) << "\n";
+    }
+    std::size_t kept = 0;
+    for (const auto& [s, n] : plan.kept) kept += n;
+    err << "batchcut: dry run: " << plan.todo.size() << " jobs would be sent to " << base->to_string() << " ("
+        << plan.read_first << " after reading their state, " << plan.changed << " changed), " << kept
+        << " settled already; nothing was sent\n";
+    return exit_ok;
+  }
+  if (replay && plan.todo.empty()) {
+    err << "batchcut: " << ledger_path.string() << ": no job is in the states to replay\n";
     return exit_ok;
   }
 
   auto key = load_api_key(c, err);
   if (!key) return exit_usage;
-
-  // 2. The ledger: lock it, read what earlier runs did, repair a torn tail.
-  std::unique_ptr<LedgerWriter> ledger;
-  LedgerContents known;
-  try {
-    ledger = LedgerWriter::open(ledger_path, c.ledger_sync);
-    known = read_ledger(ledger_path);
-    if (!known.errors.empty()) {
-      print_diagnostics(known.errors, err);
-      err << "batchcut: the ledger " << ledger_path.string()
-          << " is damaged; nothing sent (it was not changed)\n";
+  if (!existed) {
+    if (!open_ledger()) return exit_usage;
+    if (fs::file_size(ledger_path) != 0) {  // another run created it since we looked
+      err << "batchcut: the ledger " << ledger_path.string() << " appeared while starting; run again\n";
       return exit_usage;
     }
-    if (known.torn_tail) {
-      err << "batchcut: repairing a torn last line in " << ledger_path.string() << "\n";
+  }
+
+  // 5. Record where this run sends and the jobs it takes on, then run.
+  if (known.torn_tail) {
+    err << "batchcut: repairing a torn last line in " << ledger_path.string() << "\n";
+    try {
       ledger->truncate_torn_tail(known.torn_tail_offset);
-    }
-  } catch (const LedgerError& e) {
-    err << "batchcut: " << e.what() << "\n";
-    return exit_usage;
-  }
-
-  // 3. Which jobs to send. Final jobs are not sent again; a job with a request in flight
-  //    when the last run died is read back (reconciled) before anything is re-sent.
-  std::vector<RunJob> todo;
-  std::map<JobState, std::size_t> states;
-  std::size_t skipped = 0, total = 0;
-  if (replay) {
-    const std::set<JobState> wanted(c.replay_states.begin(), c.replay_states.end());
-    for (const auto& rec : known.jobs) {
-      if (!wanted.count(rec.state)) continue;
-      ++total;
-      todo.push_back({rec.spec, rec.attempts,
-                      rec.in_flight || rec.in_doubt_unresolved || rec.state == JobState::in_doubt,
-                      rec.ever_in_doubt});
-    }
-    if (todo.empty()) {
-      err << "batchcut: " << ledger_path.string() << ": no job is in the states to replay\n";
-      return exit_ok;
-    }
-  } else {
-    total = manifest.jobs.size();
-    Diagnostics changed;
-    for (const auto& job : manifest.jobs) {
-      const JobRecord* rec = known.find(job.key());
-      const bool same = rec && rec->spec.same_request(job);
-      if (rec && !same && (rec->state == JobState::succeeded || rec->state == JobState::in_doubt)) {
-        // Its stream is already stopped: no change to the request can cut it again.
-        changed.push_back({c.manifest.string(), job.line, "",
-                           "job " + job.key() + " changed, but the ledger has it " +
-                               to_string(rec->state) + " (a stream is cut only once); restore it or remove it"});
-        continue;
-      }
-      if (rec && !same && !c.allow_changed) {
-        changed.push_back({c.manifest.string(), job.line, "",
-                           "job " + job.key() + " differs from the one in the ledger (same live " +
-                               "video, other range or visibility); pass --allow-changed to send it as it is now"});
-        continue;
-      }
-      if (rec && same && is_final(rec->state)) {
-        ++states[rec->state];
-        ++skipped;
-        continue;
-      }
-      // Attempt numbers continue; an unsettled in-doubt attempt is read back before anything
-      // is sent for this live video, whether or not the request changed since.
-      todo.push_back({job, rec ? rec->attempts : 0,
-                      rec && (rec->in_flight || rec->in_doubt_unresolved),
-                      rec && rec->ever_in_doubt});
-    }
-    if (!changed.empty()) {
-      print_diagnostics(changed, err);
-      err << "batchcut: nothing sent\n";
+    } catch (const LedgerError& e) {
+      err << "batchcut: " << e.what() << "\n";
       return exit_usage;
     }
-    for (const auto& job : todo) {
-      const JobRecord* rec = known.find(job.spec.key());
-      if (!rec || !rec->spec.same_request(job.spec)) ledger->append_job(job.spec);
-    }
+  }
+  if (!plan.todo.empty()) {
+    append_run(*ledger, *target);
+    for (const auto& spec : plan.job_records) append_job(*ledger, spec);
   }
 
-  // 4. Run.
   RunOptions options;
   options.base = *base;
   options.concurrency = c.concurrency;
@@ -463,46 +436,56 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   options.halt_after_failures = c.halt_after_failures;
   options.halt_after_failure_rate = c.halt_after_failure_rate;
   options.halt_window = c.halt_window;
-  options.deadline = deadline;
+  if (deadline)
+    options.deadline = RunClock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                             *deadline - std::chrono::system_clock::now());
   options.drain_timeout = std::chrono::milliseconds(static_cast<long long>(c.drain_timeout_seconds * 1000));
   options.handle_signals = c.handle_signals;
   TransportOptions transport;
   transport.base = *base;
-  transport.ca_file = c.ca_file;
-  transport.authorization = authorization_value(c.auth_scheme, *key);
+  if (target->ca_file) transport.ca_file = fs::path(*target->ca_file);
+  transport.authorization =
+      authorization_value(target->auth_scheme == "raw" ? AuthScheme::raw : AuthScheme::bearer, *key);
+  // TEMP transport.loopback_only = !base->tls && !c.allow_insecure_http;
 
   RunSummary run;
   try {
-    run = run_jobs(options, transport, *ledger, std::move(todo), make_logger());
-  } catch (const std::exception& e) {
+    run = run_jobs(options, transport, *ledger, std::move(plan.todo), logger);
+  } catch (const std::exception& e) {  // before anything was sent: the CA file could not be loaded
     err << "batchcut: " << e.what() << "\n";
     return exit_usage;
   }
-  for (const auto& [s, n] : run.states) states[s] += n;
-  print_summary(states, total, skipped, run, ledger_path, out);
-  if (run.ledger_failure) err << "batchcut: ledger write failed: " << *run.ledger_failure << "\n";
-  return exit_status_for(run, states[JobState::succeeded] == total);
+  print_summary(plan, run, ledger_path, out);
+  if (run.ledger_failure) {
+    err << "batchcut: ledger write failed: " << *run.ledger_failure << "\n";
+    for (const auto& u : run.unrecorded)
+      err << "batchcut: NOT RECORDED: " << u.job << " succeeded with videoPublicId " << u.video_public_id << "\n";
+  }
+  std::size_t succeeded = plan.kept[JobState::succeeded];
+  if (auto it = run.states.find(JobState::succeeded); it != run.states.end()) succeeded += it->second;
+  return exit_status_for(run, succeeded == plan.total);
 }
 
 int export_command(const fs::path& path, const std::string& format, bool as_manifest,
                    const std::vector<JobState>& states, std::ostream& out, std::ostream& err) {
   const auto found = read_existing_ledger(path, err);
   if (!found) return exit_usage;
-  const LedgerContents& ledger = *found;
+  std::set<JobState> wanted(states.begin(), states.end());
   if (as_manifest) {
-    const std::set<JobState> wanted(states.begin(), states.end());
-    std::vector<const JobRecord*> jobs;
-    for (const auto& j : ledger.jobs)
-      if (wanted.count(j.state)) jobs.push_back(&j);
-    if (format == "yaml") write_manifest_yaml(jobs, out);
-    else write_manifest_csv(jobs, out);
-    err << "batchcut: exported " << jobs.size() << " jobs as a manifest\n";
+    // in_doubt is left out unless named: a manifest starts a new ledger with no history, and
+    // those streams must not be cut again without a look first.
+    if (wanted.empty()) wanted = {JobState::failed, JobState::retry_exhausted, JobState::pending};
+    if (format == "yaml") export_manifest_yaml(*found, wanted, out);
+    else export_manifest_csv(*found, wanted, out);
+    std::size_t n = 0;
+    for (const auto& j : found->jobs) n += wanted.count(j.life.state);
+    err << "batchcut: exported " << n << " jobs as a manifest\n";
     return exit_ok;
   }
   if (format == "csv")
-    out << export_csv(ledger);
+    export_csv(*found, wanted, out);
   else if (format == "jsonl")
-    out << export_jsonl(ledger);
+    export_jsonl(*found, wanted, out);
   else {
     err << "batchcut: --format must be csv or jsonl\n";
     return exit_usage;
@@ -514,15 +497,25 @@ int status_command(const fs::path& path, std::ostream& out, std::ostream& err) {
   const auto found = read_existing_ledger(path, err);
   if (!found) return exit_usage;
   const LedgerContents& ledger = *found;
+  const bool live = ledger_in_use(path);
   std::map<JobState, std::size_t> counts;
-  std::size_t in_flight = 0;
+  std::size_t out_now = 0, in_doubt = 0;
   for (const auto& j : ledger.jobs) {
-    ++counts[j.state];
-    if (j.in_flight) ++in_flight;
+    ++counts[j.life.state];
+    if (j.life.request_out()) ++out_now;
+    else if (j.life.doubt && !j.life.settled()) ++in_doubt;
   }
-  out << path.string() << ": " << ledger.jobs.size() << " jobs\n";
+  out << path.string() << ": " << ledger.jobs.size() << " jobs";
+  if (ledger.target) out << ", sent to " << ledger.target->base_url;
+  out << "\n";
   for (auto s : all_states) out << "  " << std::left << std::setw(16) << to_string(s) << counts[s] << "\n";
-  if (in_flight) out << "  (" << in_flight << " had a request in flight when the last run stopped; the next run reads their state first)\n";
+  if (live)
+    out << "  a batchcut run holds this ledger now" << (out_now ? "; " + std::to_string(out_now) + " requests are out" : "")
+        << "\n";
+  else if (out_now)
+    out << "  (" << out_now << " had a request out when their run ended; the next run reads their state first)\n";
+  if (in_doubt)
+    out << "  (" << in_doubt << " pending jobs may have been cut; the next run reads their state before sending)\n";
   if (ledger.torn_tail) out << "  (the last line is torn; the next run repairs it)\n";
   return exit_ok;
 }

@@ -1,5 +1,6 @@
 // batchcut's command line: parses arguments, then calls the core (batchcut/app.hpp).
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -23,7 +24,7 @@ fs::path find_demo_manifest() {
 
 // Flags whose values need converting after parsing.
 struct RunFlags {
-  std::string auth_scheme = "bearer";
+  std::string auth_scheme;
   bool no_sync = false;
   bool no_reconcile = false;
   std::string halt_rate;
@@ -33,16 +34,19 @@ struct RunFlags {
 
 // The connection, pacing and retry options `run` and `replay` share.
 void add_run_options(CLI::App* cmd, RunCommand& run, RunFlags& flags) {
-  cmd->add_option("--base-url", run.base_url, "API base URL")->capture_default_str();
+  cmd->add_option("--base-url", run.base_url,
+                  "API base URL (default: the one the ledger was made with, else https://livestream.vp.gjirafa.tech)");
+  cmd->add_flag("--retarget", run.retarget, "Send to a --base-url other than the one the ledger was made with");
   cmd->add_option("--concurrency", run.concurrency, "Requests in flight at most")->capture_default_str();
   cmd->add_option("--rate", run.rate, "Requests per second, all workers together (0: unlimited)")->capture_default_str();
   cmd->add_option("--burst", run.burst, "Token bucket size")->capture_default_str();
   cmd->add_option("--max-attempts", run.max_attempts, "Stop-and-cut attempts per job, first included")->capture_default_str();
   cmd->add_option("--timeout", run.timeout_seconds, "Seconds per attempt")->capture_default_str();
-  cmd->add_option("--ca-file", run.ca_file, "PEM file of extra trusted CAs");
+  cmd->add_option("--ca-file", run.ca_file, "PEM file of extra trusted CAs (default: the ledger's)");
   cmd->add_flag("--allow-insecure-http", run.allow_insecure_http, "Allow http:// to a host other than loopback (sends the key in clear)");
-  cmd->add_option("--auth-scheme", flags.auth_scheme, "Authorization: 'Bearer KEY' or raw 'KEY'")
-      ->check(CLI::IsMember({"bearer", "raw"}))->capture_default_str();
+  cmd->add_option("--auth-scheme", flags.auth_scheme,
+                  "Authorization: 'Bearer KEY' (bearer) or 'KEY' (raw); default: the ledger's, else bearer")
+      ->check(CLI::IsMember({"bearer", "raw"}));
   cmd->add_option("--api-key-file", run.api_key_file, "File whose first line is the API key (else $VP_API_KEY)");
   cmd->add_flag("--dry-run", run.dry_run, "Validate and print the requests; send nothing");
   cmd->add_flag("--ledger-sync-none", flags.no_sync, "Do not fsync the ledger (faster; a crash may lose records)");
@@ -61,7 +65,7 @@ void add_run_options(CLI::App* cmd, RunCommand& run, RunFlags& flags) {
 
 // Returns false (with a message) when a converted flag is bad.
 bool finish_run_options(RunCommand& run, const RunFlags& flags) {
-  run.auth_scheme = *parse_auth_scheme(flags.auth_scheme);
+  if (!flags.auth_scheme.empty()) run.auth_scheme = parse_auth_scheme(flags.auth_scheme);
   if (flags.no_sync) run.ledger_sync = LedgerSync::none;
   run.reconcile = !flags.no_reconcile;
   if (flags.halt_failures) run.halt_after_failures = flags.halt_failures;
@@ -101,9 +105,12 @@ void add_format_option(CLI::App* app, ManifestFormat& format) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A closed stdout or stderr (a pipe whose reader went away) must not kill a run mid-batch:
+  // writes to it fail quietly and the ledger still gets everything.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"batchcut: stop live streams and cut them into VODs, in bulk, exactly once"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "batchcut 0.1.0");
+  app.set_version_flag("--version", "batchcut " BATCHCUT_VERSION);
   // As with most tools, a later value of a repeated option wins (scripts append overrides).
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 
@@ -138,15 +145,15 @@ int main(int argc, char** argv) {
   fs::path export_ledger;
   std::string export_format;
   bool export_manifest = false;
-  // in_doubt is left out: a manifest starts a new ledger with no history, and those
-  // streams must not be cut again without a look first.
-  std::string export_states = "failed,retry_exhausted,pending";
+  std::string export_states;
   auto* export_cmd = app.add_subcommand("export", "Print one row per job from a ledger, or the jobs as a manifest");
   export_cmd->add_option("ledger", export_ledger, "Ledger file")->required();
   export_cmd->add_option("--format", export_format, "csv or jsonl (rows); csv or yaml (--manifest)")
       ->check(CLI::IsMember({"csv", "jsonl", "yaml"}));
   export_cmd->add_flag("--manifest", export_manifest, "Write the selected jobs as a manifest to edit and run");
-  export_cmd->add_option("--states", export_states, "With --manifest: the states to select")->capture_default_str();
+  export_cmd->add_option("--states", export_states,
+                         "Comma-separated states to select (default: all rows; with --manifest: "
+                         "failed,retry_exhausted,pending)");
 
   // status
   fs::path status_ledger;

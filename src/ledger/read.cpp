@@ -1,6 +1,7 @@
 // Reading a ledger: read big chunks, split into lines, parse each with one reused
-// Boost.JSON SAX parser (no DOM), validate, and fold into one JobRecord per job.
-// Built to load a million-job ledger (3-4M lines) in well under 2 s.
+// Boost.JSON SAX parser (no DOM) into fixed slots, check the fields, turn the record into a
+// lifecycle event and fold it through step(), the same function the runner uses.
+// Built to load a million-job ledger (3-4M lines) in about a second.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -8,14 +9,11 @@
 #include <array>
 #include <boost/json/basic_parser_impl.hpp>
 #include <cerrno>
-#include <condition_variable>
-#include <deque>
 #include <cstring>
 #include <limits>
-#include <mutex>
-#include <thread>
 
 #include "batchcut/ledger/ledger.hpp"
+#include "batchcut/job/validate.hpp"
 #include "batchcut/util/time_util.hpp"
 
 namespace batchcut {
@@ -32,13 +30,15 @@ namespace {
 enum Field : std::uint8_t {
   f_type, f_ts, f_project_id, f_live_video_id, f_visibility, f_from_ms, f_to_ms, f_dt_from,
   f_dt_to, f_label, f_attempt, f_op, f_http_status, f_error, f_verdict, f_elapsed_ms, f_state,
-  f_video_public_id, f_attempts, f_messages, f_count, f_none = 255
+  f_video_public_id, f_blind, f_messages, f_format, f_base_url, f_auth_scheme, f_ca_file,
+  f_count, f_none = 255
 };
 
 constexpr std::string_view kFieldNames[f_count] = {
     "type", "ts", "projectId", "liveVideoId", "videoVisibilityOptionId", "fromMilisecond",
     "toMilisecond", "dateTimeFrom", "dateTimeTo", "label", "attempt", "op", "httpStatus",
-    "error", "verdict", "elapsedMs", "state", "videoPublicId", "attempts", "messages"};
+    "error", "verdict", "elapsedMs", "state", "videoPublicId", "blind", "messages", "format",
+    "baseUrl", "authScheme", "caFile"};
 
 // Candidates by key length, so a key is compared with at most a few names.
 constexpr std::size_t kMaxFieldName = 24;
@@ -170,7 +170,8 @@ class LineHandler {
     value(Kind::number);
     return true;
   }
-  bool on_bool(bool, json::error_code&) {
+  bool on_bool(bool v, json::error_code&) {
+    if (depth_ == 1 && cur_ != f_none) rec.slots[cur_].num = v;
     value(Kind::boolean);
     return true;
   }
@@ -299,75 +300,13 @@ struct LineCheck {
       return true;
     }
     std::int64_t x = 0;
-    if (!integer(*s, f, x, 0, std::numeric_limits<std::int64_t>::max())) return false;
+    if (!integer(*s, f, x, std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max()))
+      return false;
     value = x;
     return true;
   }
 };
 
-// Builds LedgerContents::index (a million std::string keys: a few hundred ms of cache
-// misses and allocations) on a second thread while the main thread parses.
-class IndexBuilder {
- public:
-  explicit IndexBuilder(std::unordered_map<std::string, std::size_t>& index)
-      : index_(index), thread_([this] { run(); }) {}
-  IndexBuilder(const IndexBuilder&) = delete;
-  IndexBuilder& operator=(const IndexBuilder&) = delete;
-  ~IndexBuilder() { finish(); }
-
-  // Keys come in the order the jobs were created: the n-th key is jobs[n].
-  void add(const std::string& key) {
-    batch_.push_back(key);
-    if (batch_.size() == kBatch) hand_over();
-  }
-
-  void finish() {
-    if (!thread_.joinable()) return;
-    hand_over();
-    {
-      std::lock_guard lk(mu_);
-      done_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-
- private:
-  static constexpr std::size_t kBatch = 4096;
-
-  void hand_over() {
-    if (batch_.empty()) return;
-    {
-      std::lock_guard lk(mu_);
-      queue_.push_back(std::move(batch_));
-    }
-    cv_.notify_one();
-    batch_ = {};
-    batch_.reserve(kBatch);
-  }
-
-  void run() {
-    std::size_t next = 0;
-    std::unique_lock lk(mu_);
-    for (;;) {
-      cv_.wait(lk, [&] { return done_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      std::vector<std::string> batch = std::move(queue_.front());
-      queue_.pop_front();
-      lk.unlock();
-      for (std::string& key : batch) index_.emplace(std::move(key), next++);
-      lk.lock();
-    }
-  }
-
-  std::unordered_map<std::string, std::size_t>& index_;
-  std::vector<std::string> batch_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::vector<std::string>> queue_;
-  bool done_ = false;
-  std::thread thread_;  // last: started once everything above is initialized
-};
 
 class Folder {
  public:
@@ -375,6 +314,10 @@ class Folder {
       : out_(out), file_(std::move(file)), parser_(parse_options()) {}
 
   void line(std::string_view text, std::size_t lineno);
+  void reserve(std::size_t jobs) {
+    out_.jobs.reserve(jobs);
+    out_.index.reserve(jobs);
+  }
 
  private:
   static json::parse_options parse_options() {
@@ -384,49 +327,26 @@ class Folder {
     return opt;
   }
 
+  void fold_run(LineCheck& c);
   void fold_job(LineCheck& c);
-  std::size_t lookup();
   JobRecord* existing(LineCheck& c, std::string_view type);
-  void fold_dispatch(LineCheck& c);
-  void fold_outcome(LineCheck& c);
-  void fold_state(LineCheck& c);
+  std::optional<Event> read_event(LineCheck& c, std::string_view type);
+  void fold_event(LineCheck& c, std::string_view type);
 
   LedgerContents& out_;
   std::string file_;
   json::basic_parser<LineHandler> parser_;
   std::string_view project_id_, live_video_id_;
-  std::string key_;  // reused: projectId/liveVideoId of the current line
-  std::size_t key_hash_ = 0;
-
-  // Open addressing over (hash, position in jobs), compared against the JobRecord itself:
-  // a lookup costs about two cache misses where std::unordered_map<std::string> costs four
-  // or five. out.index is built from it once at the end.
-  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
-  struct Entry {
-    std::size_t hash = 0;
-    std::size_t pos = npos;
-  };
-  std::vector<Entry> table_ = std::vector<Entry>(1024);
-  std::size_t probe_ = 0;  // where the last failed lookup stopped: the slot to insert at
-  static constexpr std::size_t kRecent = 4096;
-  std::vector<Entry> recent_ = std::vector<Entry>(kRecent);
-  void grow();
-  bool matches(std::size_t pos) const {
-    const JobSpec& s = out_.jobs[pos].spec;
-    return s.live_video_id == live_video_id_ && s.project_id == project_id_;
-  }
-  IndexBuilder* index_builder_ = nullptr;
-
- public:
-  void build_index_with(IndexBuilder* b) { index_builder_ = b; }
-  void reserve(std::size_t jobs) {
-    std::size_t n = 1024;
-    while (n < jobs * 2) n *= 2;
-    if (out_.jobs.empty() && n > table_.size()) table_.assign(n, Entry{});
-  }
+  bool have_ids_ = false;
+  bool header_seen_ = false;
+  bool not_a_ledger_ = false;
+  // Jobs that had a request dispatched since the last run record: at the next one, any of
+  // them still waiting for its answer is Interrupted (that run is over).
+  std::vector<std::size_t> dispatched_;
 };
 
 void Folder::line(std::string_view text, std::size_t lineno) {
+  if (not_a_ledger_) return;
   LineHandler& h = parser_.handler();
   const LineRecord& rec = h.rec;
   LineCheck c{out_, file_, lineno, rec};
@@ -446,254 +366,236 @@ void Folder::line(std::string_view text, std::size_t lineno) {
 
   std::string_view type;
   if (!c.string(f_type, type)) return;
-  bool have_ids = c.string(f_project_id, project_id_, false);
-  have_ids = c.string(f_live_video_id, live_video_id_, false) && have_ids;
-  if (have_ids) {
-    key_.assign(project_id_);
-    key_ += '/';
-    key_ += live_video_id_;
+  if (Kind k = rec[f_ts].kind; k != Kind::missing && k != Kind::string) c.error("ts", "must be a string");
+  if (!header_seen_ && type != "run") {
+    c.error("type", "not a batchcut ledger of format " + std::to_string(ledger_format) +
+                        ": its first record must be a 'run' record (ledgers of batchcut 0.1 "
+                        "cannot be resumed by this version)");
+    not_a_ledger_ = true;
+    return;
   }
-  if (Kind k = rec[f_ts].kind; k != Kind::missing && k != Kind::string)
-    c.error("ts", "must be a string");
-
-  if (type == "job") {
+  if (type == "run") {
+    fold_run(c);
+    return;
+  }
+  have_ids_ = c.string(f_project_id, project_id_, false);
+  have_ids_ = c.string(f_live_video_id, live_video_id_, false) && have_ids_;
+  if (type == "job")
     fold_job(c);
-  } else if (type == "dispatch") {
-    fold_dispatch(c);
-  } else if (type == "outcome") {
-    fold_outcome(c);
-  } else if (type == "state") {
-    fold_state(c);
-  } else {
-    c.error("type", "unknown record type '" + std::string(type) + "'");
+  else
+    fold_event(c, type);
+}
+
+void Folder::fold_run(LineCheck& c) {
+  std::int64_t format = 0;
+  std::string_view base_url, auth_scheme;
+  std::optional<std::string_view> ca_file;
+  if (c.integer(f_format, format, 0) && format != ledger_format)
+    c.error("format", "ledger format " + std::to_string(format) + " is not the " +
+                          std::to_string(ledger_format) + " this batchcut reads");
+  c.string(f_base_url, base_url, false);
+  if (c.string(f_auth_scheme, auth_scheme) && auth_scheme != "bearer" && auth_scheme != "raw")
+    c.error("authScheme", "must be bearer or raw");
+  c.nullable_string(f_ca_file, ca_file);
+  header_seen_ = true;
+  if (!c.ok) {
+    if (out_.runs == 0) not_a_ledger_ = true;  // a header we cannot read: read no further
+    return;
   }
+  ++out_.runs;
+  out_.target = RunTarget{std::string(base_url), std::string(auth_scheme),
+                          ca_file ? std::optional<std::string>(*ca_file) : std::nullopt};
+  // A new run began: whatever the last one still had out, it never saw the answer to.
+  for (std::size_t i : dispatched_) step(out_.jobs[i].life, Interrupted{});
+  dispatched_.clear();
 }
 
 void Folder::fold_job(LineCheck& c) {
+  // The same rules, and the same messages, as a manifest's (job/validate.hpp): a ledger can
+  // never put into a request what a manifest could not.
+  JobSpec spec;
+  if (have_ids_) {
+    if (auto e = check_id(project_id_)) c.error("projectId", *e);
+    if (auto e = check_id(live_video_id_)) c.error("liveVideoId", *e);
+  }
   std::int64_t visibility = 0;
+  if (c.integer(f_visibility, visibility, std::numeric_limits<std::int64_t>::min(),
+                std::numeric_limits<std::int64_t>::max())) {
+    if (auto v = check_visibility(visibility)) spec.visibility = *v;
+    else c.error("videoVisibilityOptionId", v.error);
+  }
   std::optional<std::int64_t> from_ms, to_ms;
   std::optional<std::string_view> dt_from, dt_to;
-  std::string_view label;
-  c.integer(f_visibility, visibility, 1, 3);
   bool ranges_read = c.nullable_integer(f_from_ms, from_ms);
   ranges_read = c.nullable_integer(f_to_ms, to_ms) && ranges_read;
   ranges_read = c.nullable_string(f_dt_from, dt_from) && ranges_read;
   ranges_read = c.nullable_string(f_dt_to, dt_to) && ranges_read;
+  std::string_view label;
   c.string(f_label, label);
-  if (!ranges_read) return;  // a pair check on a half-read range would only add noise
-  if (from_ms.has_value() != to_ms.has_value())
-    c.error(from_ms ? "toMilisecond" : "fromMilisecond",
-            from_ms ? "must be set together with fromMilisecond"
-                    : "must be set together with toMilisecond");
-  if (dt_from.has_value() != dt_to.has_value())
-    c.error(dt_from ? "dateTimeTo" : "dateTimeFrom",
-            dt_from ? "must be set together with dateTimeFrom"
-                    : "must be set together with dateTimeTo");
-  if ((from_ms || to_ms) && (dt_from || dt_to))
-    c.error("dateTimeFrom", "a job has either a millisecond or a date-time range, not both");
-  // The same bounds as a manifest's: the spec must be one a manifest could have given.
-  constexpr std::int64_t ms_limit = std::int64_t{1} << 31;
-  if (from_ms && (*from_ms < 0 || *from_ms >= ms_limit))
-    c.error("fromMilisecond", "must be 0 .. 2147483647");
-  if (to_ms && (*to_ms < 0 || *to_ms >= ms_limit)) c.error("toMilisecond", "must be 0 .. 2147483647");
-  if (!c.ok) return;
+  if (!ranges_read || !c.ok) return;  // a pair check on a half-read range would only add noise
 
-  JobSpec spec;
-  spec.project_id = project_id_;
-  spec.live_video_id = live_video_id_;
-  spec.visibility = static_cast<Visibility>(visibility);
-  spec.label = label;
-  if (from_ms) {
-    spec.range = RangeKind::ms;
-    spec.from_ms = static_cast<std::int32_t>(*from_ms);
-    spec.to_ms = static_cast<std::int32_t>(*to_ms);
-  } else if (dt_from) {
-    spec.range = RangeKind::datetime;
-    auto from = parse_iso8601(*dt_from);
-    auto to = parse_iso8601(*dt_to);
-    if (!from) c.error("dateTimeFrom", "not an ISO 8601 date-time");
-    if (!to) c.error("dateTimeTo", "not an ISO 8601 date-time");
+  auto report = [&](const FieldProblem& p) { c.error(api_name(p.field), p.message); };
+  const RangeShape shape = check_range_shape({from_ms.has_value(), to_ms.has_value(), dt_from.has_value(), dt_to.has_value()});
+  if (shape.problem) {
+    report(*shape.problem);
+    return;
+  }
+  spec.range = shape.kind;
+  if (shape.kind == RangeKind::ms) {
+    auto from = check_offset_ms(*from_ms);
+    auto to = check_offset_ms(*to_ms);
+    if (!from) c.error("fromMilisecond", from.error);
+    if (!to) c.error("toMilisecond", to.error);
     if (!c.ok) return;
+    if (auto p = check_ms_order(*from, *to)) report(*p);
+    spec.from_ms = *from;
+    spec.to_ms = *to;
+  } else if (shape.kind == RangeKind::datetime) {
+    auto from = parse_date_time(*dt_from);
+    auto to = parse_date_time(*dt_to);
+    if (!from) c.error("dateTimeFrom", from.error);
+    if (!to) c.error("dateTimeTo", to.error);
+    if (!c.ok) return;
+    if (auto p = check_date_time_order(*from, *to)) report(*p);
     spec.from_time = *from;
     spec.to_time = *to;
   }
+  if (!c.ok) return;
+  spec.project_id = project_id_;
+  spec.live_video_id = live_video_id_;
+  spec.label = label;
 
   // A later job record for the same key is a deliberate re-run (--allow-changed): the new
-  // spec replaces the old; everything learned about the job so far is kept.
-  std::size_t i = lookup();
-  if (i == npos) {
-    i = out_.jobs.size();
-    table_[probe_] = {key_hash_, i};
-    recent_[key_hash_ & (kRecent - 1)] = {key_hash_, i};
-    out_.jobs.emplace_back();
-    if (index_builder_) index_builder_->add(key_);
-    if (out_.jobs.size() * 2 > table_.size()) grow();
-  }
-  out_.jobs[i].spec = std::move(spec);
-}
-
-std::size_t Folder::lookup() {
-  key_hash_ = std::hash<std::string_view>{}(key_);
-  // The records of one job sit close together (a run has at most `concurrency` jobs in
-  // flight), so a small direct-mapped cache of recent jobs answers most lookups from
-  // memory that is already in the CPU cache.
-  Entry& recent = recent_[key_hash_ & (kRecent - 1)];
-  if (recent.pos != npos && recent.hash == key_hash_ && matches(recent.pos)) return recent.pos;
-  const std::size_t mask = table_.size() - 1;
-  for (std::size_t p = key_hash_ & mask;; p = (p + 1) & mask) {
-    const Entry& e = table_[p];
-    if (e.pos == npos) {
-      probe_ = p;
-      return npos;
-    }
-    if (e.hash == key_hash_ && matches(e.pos)) {
-      recent = e;
-      return e.pos;
-    }
-  }
-}
-
-void Folder::grow() {
-  std::vector<Entry> old(table_.size() * 2);
-  old.swap(table_);
-  const std::size_t mask = table_.size() - 1;
-  for (const Entry& e : old) {
-    if (e.pos == npos) continue;
-    std::size_t p = e.hash & mask;
-    while (table_[p].pos != npos) p = (p + 1) & mask;
-    table_[p] = e;
-  }
+  // spec replaces the old; the job's lifecycle is kept.
+  auto& jobs = out_.jobs;
+  const std::size_t i = out_.index.find_or_add(project_id_, live_video_id_, jobs.size(),
+                                                [&jobs](std::size_t p) -> const JobSpec& { return jobs[p].spec; });
+  if (i == jobs.size()) jobs.emplace_back();
+  jobs[i].spec = std::move(spec);
 }
 
 JobRecord* Folder::existing(LineCheck& c, std::string_view type) {
-  if (!c.ok) return nullptr;
-  std::size_t i = lookup();
-  if (i == npos) {
-    c.error("liveVideoId", std::string(type) + " record for job " + key_ +
-                               ", which has no job record before it");
+  if (!have_ids_) return nullptr;
+  const JobRecord* r = out_.find(project_id_, live_video_id_);
+  if (!r) {
+    c.error("liveVideoId", std::string(type) + " record for job " + std::string(project_id_) + "/" +
+                               std::string(live_video_id_) + ", which has no job record before it");
     return nullptr;
   }
-  return &out_.jobs[i];
+  return const_cast<JobRecord*>(r);
 }
 
-// Only "cut" is a stop-and-cut attempt. A "reconcile" (a read of the live video after an
-// in-doubt attempt) neither counts as an attempt nor starts or ends one: were a crash to
-// follow a reconcile, the next run must still see the cut as in flight.
-void Folder::fold_dispatch(LineCheck& c) {
-  std::int64_t attempt = 0;
-  std::string_view op;
-  c.integer(f_attempt, attempt);
-  if (c.string(f_op, op) && op != "cut" && op != "reconcile")
-    c.error("op", "unknown op '" + std::string(op) + "' (expected cut or reconcile)");
-  JobRecord* r = existing(c, "dispatch");
-  if (!r || op != "cut") return;
-  r->attempts = std::max(r->attempts, static_cast<int>(attempt));
-  r->in_flight = true;
-}
-
-void Folder::fold_outcome(LineCheck& c) {
+std::optional<Event> Folder::read_event(LineCheck& c, std::string_view type) {
+  const LineRecord& rec = c.rec;
   std::int64_t attempt = 0, status = 0, elapsed = 0;
-  std::string_view op, error, verdict;
-  c.integer(f_attempt, attempt);
-  if (c.string(f_op, op) && op != "cut" && op != "reconcile")
-    c.error("op", "unknown op '" + std::string(op) + "' (expected cut or reconcile)");
-  c.integer(f_http_status, status, 0, 999);
-  c.string(f_error, error);
-  c.string(f_verdict, verdict);
-  c.integer(f_elapsed_ms, elapsed, 0, std::numeric_limits<std::int64_t>::max());
-  JobRecord* r = existing(c, "outcome");
-  if (!r) return;
-  if (op == "reconcile") {
-    if (verdict == "can_stop") r->in_doubt_unresolved = false;
-    return;
+  std::string_view op, verdict, error;
+  auto read_op = [&](bool cut_only) {
+    if (!c.string(f_op, op)) return;
+    if (op != "cut" && (cut_only || op != "read"))
+      c.error("op", "unknown op '" + std::string(op) + (cut_only ? "' (expected cut)" : "' (expected cut or read)"));
+    c.integer(f_attempt, attempt, 1);
+  };
+  auto read_answer_tail = [&] {
+    c.integer(f_http_status, status, 0, 999);
+    c.string(f_error, error);
+    c.integer(f_elapsed_ms, elapsed, 0, std::numeric_limits<std::int64_t>::max());
+    c.string(f_verdict, verdict);
+  };
+  if (type == "dispatch") {
+    read_op(false);
+    bool blind = false;
+    if (Kind k = rec[f_blind].kind; k == Kind::boolean) blind = rec[f_blind].num != 0;
+    else if (k != Kind::missing) c.error("blind", "must be true or false");
+    if (!c.ok) return std::nullopt;
+    return Dispatch{op == "cut" ? Op::cut : Op::read, static_cast<int>(attempt), blind};
   }
-  if (op != "cut") return;
-  if (verdict == "retry_in_doubt") r->in_doubt_unresolved = r->ever_in_doubt = true;
-  r->attempts = std::max(r->attempts, static_cast<int>(attempt));
-  r->in_flight = false;
-  r->http_status = static_cast<int>(status);
-  r->error = error;
+  if (type == "withdraw") {
+    read_op(true);
+    if (!c.ok) return std::nullopt;
+    return Withdraw{static_cast<int>(attempt)};
+  }
+  if (type == "answer") {
+    read_op(false);
+    read_answer_tail();
+    if (!c.ok) return std::nullopt;
+    if (op == "read") {
+      auto v = parse_read_verdict(verdict);
+      if (!v) {
+        c.error("verdict", "unknown read verdict '" + std::string(verdict) + "'");
+        return std::nullopt;
+      }
+      return ReadAnswer{static_cast<int>(attempt), *v, static_cast<int>(status), std::string(error), elapsed};
+    }
+    auto v = parse_cut_verdict(verdict);
+    if (!v) c.error("verdict", "unknown cut verdict '" + std::string(verdict) + "'");
+    std::optional<std::string_view> id;
+    c.nullable_string(f_video_public_id, id);
+    if (v == CutVerdict::success && (!id || id->empty()))
+      c.error("videoPublicId", "a success must carry its videoPublicId");
+    if (const Slot* m = c.need(f_messages); m && (m->kind != Kind::array || !rec.messages_all_strings))
+      c.error("messages", "must be an array of strings");
+    if (!c.ok) return std::nullopt;
+    CutAnswer a{static_cast<int>(attempt), *v, static_cast<int>(status),
+                std::string(id.value_or(std::string_view())), std::string(error), {}, elapsed};
+    a.messages.assign(rec.messages.begin(), rec.messages.begin() + static_cast<std::ptrdiff_t>(rec.n_messages));
+    return a;
+  }
+  if (type == "giveup") {
+    if (!c.string(f_error, error)) return std::nullopt;
+    return GiveUp{std::string(error)};
+  }
+  if (type == "reopen") return Reopen{};
+  c.error("type", "unknown record type '" + std::string(type) + "'");
+  return std::nullopt;
 }
 
-void Folder::fold_state(LineCheck& c) {
-  std::string_view state_name, error;
-  std::optional<std::string_view> video_public_id;
-  std::int64_t attempts = 0, status = 0;
-  std::optional<JobState> state;
-  if (c.string(f_state, state_name)) {
-    state = parse_job_state(state_name);
-    if (!state) c.error("state", "unknown state '" + std::string(state_name) + "'");
+void Folder::fold_event(LineCheck& c, std::string_view type) {
+  std::optional<Event> event = read_event(c, type);
+  std::optional<JobState> claimed;
+  if (event && !std::holds_alternative<Dispatch>(*event) && !std::holds_alternative<Withdraw>(*event) &&
+      !std::holds_alternative<Reopen>(*event)) {
+    std::string_view name;
+    if (c.string(f_state, name) && !(claimed = parse_job_state(name)))
+      c.error("state", "unknown state '" + std::string(name) + "'");
   }
-  c.nullable_string(f_video_public_id, video_public_id);
-  c.integer(f_attempts, attempts);
-  c.integer(f_http_status, status, 0, 999);
-  c.string(f_error, error);
-  if (const Slot* m = c.need(f_messages)) {
-    if (m->kind != Kind::array || !c.rec.messages_all_strings) {
-      c.error("messages", "must be an array of strings");
-    }
-  }
-  JobRecord* r = existing(c, "state");
-  if (!r) return;
-
-  r->in_flight = false;
-  r->has_final = true;
-  r->attempts = std::max(r->attempts, static_cast<int>(attempts));
-  // Never lose a videoPublicId. Once a job has a succeeded state, its VOD exists whatever
-  // a later state says (a later run's refused retry, an operator's replay, a bug), and
-  // the id is the one thing that cannot be recovered from anywhere else. So a later
-  // non-succeeded state does not replace a succeeded one, and a later succeeded state
-  // only fills in an id when none was known; it never replaces the first id recorded.
-  if (r->state == JobState::succeeded) {
-    if (*state == JobState::succeeded && r->video_public_id.empty() && video_public_id)
-      r->video_public_id = *video_public_id;
+  JobRecord* r = existing(c, type);
+  if (!r || !event || !c.ok) return;
+  try {
+    step(r->life, *event);
+  } catch (const LifecycleError& e) {
+    c.error("type", std::string(type) + ": " + e.what());
     return;
   }
-  r->state = *state;
-  r->video_public_id = video_public_id.value_or(std::string_view());
-  r->http_status = static_cast<int>(status);
-  r->error = error;
-  r->messages.assign(c.rec.messages.begin(),
-                     c.rec.messages.begin() + static_cast<std::ptrdiff_t>(c.rec.n_messages));
+  if (claimed && *claimed != r->life.state)
+    c.error("state", "the record says " + std::string(to_string(*claimed)) + ", but the job's records make it " +
+                         to_string(r->life.state));
+  if (std::holds_alternative<Dispatch>(*event))
+    dispatched_.push_back(static_cast<std::size_t>(r - out_.jobs.data()));
 }
 
 }  // namespace
 
-LedgerContents read_ledger(const std::filesystem::path& path) {
-  LedgerContents out;
-  const std::string name = path.string();
-  int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno != ENOENT)
-      out.errors.push_back(Diagnostic{name, 0, "", std::string("cannot open: ") + std::strerror(errno)});
-    return out;
-  }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
+const JobRecord* LedgerContents::find(std::string_view project_id, std::string_view live_video_id) const {
+  auto pos = index.find(project_id, live_video_id,
+                        [this](std::size_t p) -> const JobSpec& { return jobs[p].spec; });
+  return pos ? &jobs[*pos] : nullptr;
+}
 
-  Folder folder(out, name);
-  std::optional<IndexBuilder> index_builder;
-  // A job costs about 4 lines of ~190 bytes; reserving from the size avoids rehashing.
-  if (off_t size = ::lseek(fd, 0, SEEK_END); size > 0) {
-    auto expected_jobs = static_cast<std::size_t>(size) / 700 + 16;
-    out.jobs.reserve(expected_jobs);
-    out.index.reserve(expected_jobs);
-    folder.reserve(expected_jobs);
-    if (size > (off_t{16} << 20)) folder.build_index_with(&index_builder.emplace(out.index));
-  }
-  ::lseek(fd, 0, SEEK_SET);
-  // Read in big chunks; a line split across chunks is moved to the front of the buffer.
-  std::string buf(std::size_t{8} << 20, '\0');
+namespace {
+
+// Feeds a ledger's bytes to the folder line by line. `more(buf, room)` reads more bytes
+// (0 at the end, -1 on error).
+template <class Read>
+void fold_lines(Folder& folder, LedgerContents& out, const std::string& name, Read&& more,
+                std::size_t first_chunk) {
+  std::string buf(first_chunk, '\0');
   std::size_t have = 0;       // bytes in buf
   std::size_t buf_start = 0;  // file offset of buf[0]
   std::size_t lineno = 0;
   for (;;) {
     if (have == buf.size()) buf.resize(buf.size() * 2);  // a line longer than the buffer
-    ssize_t n = ::read(fd, buf.data() + have, buf.size() - have);
+    const long n = more(buf.data() + have, buf.size() - have);
     if (n < 0) {
-      if (errno == EINTR) continue;
       out.errors.push_back(
           Diagnostic{name, lineno + 1, "", std::string("cannot read: ") + std::strerror(errno)});
       have = 0;  // what is left unread is not a torn line
@@ -718,7 +620,7 @@ LedgerContents read_ledger(const std::filesystem::path& path) {
     // The last line has no newline: a write cut short by a crash (or a hand edit). A line
     // that still parses as a whole record is kept (it may hold a videoPublicId the server
     // really returned; the writer ends it with a newline before its first append). Anything
-    // else is a torn tail: ignored here, cut off by the writer on open.
+    // else is a torn tail: ignored here, cut off by the next run.
     const std::size_t errors_before = out.errors.size();
     folder.line(std::string_view(buf.data(), have), lineno + 1);
     if (out.errors.size() > errors_before) {
@@ -727,12 +629,51 @@ LedgerContents read_ledger(const std::filesystem::path& path) {
       out.torn_tail_offset = buf_start;
     }
   }
-  if (index_builder) {
-    index_builder->finish();
-  } else {
-    out.index.reserve(out.jobs.size());
-    for (std::size_t i = 0; i < out.jobs.size(); ++i) out.index.emplace(out.jobs[i].spec.key(), i);
+}
+
+}  // namespace
+
+LedgerContents read_ledger(const std::filesystem::path& path) {
+  LedgerContents out;
+  const std::string name = path.string();
+  int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno != ENOENT)
+      out.errors.push_back(Diagnostic{name, 0, "", std::string("cannot open: ") + std::strerror(errno)});
+    return out;
   }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+
+  Folder folder(out, name);
+  // A job costs about 4 lines of ~190 bytes; reserving from the size avoids regrowing.
+  if (off_t size = ::lseek(fd, 0, SEEK_END); size > 0) folder.reserve(static_cast<std::size_t>(size) / 700 + 16);
+  ::lseek(fd, 0, SEEK_SET);
+  fold_lines(folder, out, name,
+             [fd](char* p, std::size_t room) -> long {
+               for (;;) {
+                 const ssize_t n = ::read(fd, p, room);
+                 if (n >= 0 || errno != EINTR) return n;
+               }
+             },
+             std::size_t{8} << 20);
+  return out;
+}
+
+LedgerContents read_ledger_text(std::string_view text, const std::string& name) {
+  LedgerContents out;
+  Folder folder(out, name);
+  std::size_t at = 0;
+  fold_lines(folder, out, name,
+             [&](char* p, std::size_t room) -> long {
+               const std::size_t n = std::min(room, text.size() - at);
+               std::memcpy(p, text.data() + at, n);
+               at += n;
+               return static_cast<long>(n);
+             },
+             std::max<std::size_t>(4096, text.size() + 1));
   return out;
 }
 

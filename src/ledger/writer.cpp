@@ -19,8 +19,9 @@
 #include <mutex>
 #include <thread>
 #include <utility>
+#include <variant>
 
-#include "batchcut/ledger/ledger.hpp"
+#include "batchcut/ledger/writer.hpp"
 #include "batchcut/util/time_util.hpp"
 
 namespace batchcut {
@@ -162,7 +163,7 @@ class LedgerWriter::Impl {
     ::close(fd_);
   }
 
-  Seq append(const std::string& line) {
+  Seq append(std::string_view line) {
     Seq seq;
     bool wake = false;
     {
@@ -333,8 +334,7 @@ class LedgerWriter::Impl {
   std::thread thread_;  // last: started once everything above is initialized
 };
 
-std::unique_ptr<LedgerWriter> LedgerWriter::open(const std::filesystem::path& path, LedgerSync sync,
-                                                 std::optional<std::size_t> truncate_torn_tail_at) {
+std::unique_ptr<LedgerWriter> LedgerWriter::open(const std::filesystem::path& path, LedgerSync sync) {
   const std::string name = path.string();
   auto fail = [&](const std::string& what) -> LedgerError {
     return LedgerError("ledger " + name + ": " + what + ": " + errno_text(errno));
@@ -369,9 +369,6 @@ std::unique_ptr<LedgerWriter> LedgerWriter::open(const std::filesystem::path& pa
     if (dfd.fd < 0 || ::fsync(dfd.fd) != 0) throw fail("cannot sync directory " + dir.string());
   }
 
-  // Only now, holding the lock, is it safe to cut the file.
-  if (truncate_torn_tail_at) Impl::cut_torn_tail(fd.fd, name, *truncate_torn_tail_at);
-
   struct stat st {};
   if (::fstat(fd.fd, &st) != 0) throw fail("cannot stat");
   bool tail_unterminated = st.st_size > 0 && !preceded_by_newline(fd.fd, static_cast<std::size_t>(st.st_size));
@@ -387,7 +384,47 @@ LedgerWriter::~LedgerWriter() = default;
 
 void LedgerWriter::truncate_torn_tail(std::size_t offset) { impl_->truncate_torn_tail(offset); }
 
-LedgerWriter::Seq LedgerWriter::append_job(const JobSpec& spec) {
+LedgerLog::Seq LedgerWriter::append(std::string_view line) { return impl_->append(line); }
+
+void LedgerWriter::when_durable(Seq seq, std::function<void()> done) {
+  impl_->when_durable(seq, std::move(done));
+}
+
+void LedgerWriter::flush() { impl_->flush(); }
+
+std::optional<std::string> LedgerWriter::failure() const { return impl_->failure(); }
+
+bool ledger_in_use(const std::filesystem::path& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.fd < 0) return false;
+  // A shared lock is refused while a writer holds its exclusive one.
+  if (::flock(fd.fd, LOCK_SH | LOCK_NB) == 0) return false;
+  return errno == EWOULDBLOCK;
+}
+
+// ---- rendering: hand-built lines, no intermediate JSON values on the hot path ----
+
+LedgerLog::Seq append_run(LedgerLog& log, const RunTarget& target) {
+  std::string& out = line_buffer();
+  out.clear();
+  out += "{\"type\":\"run\",\"ts\":";
+  append_now(out);
+  out += ",\"format\":";
+  append_int(out, ledger_format);
+  out += ",\"baseUrl\":";
+  append_json_string(out, target.base_url);
+  out += ",\"authScheme\":";
+  append_json_string(out, target.auth_scheme);
+  out += ",\"caFile\":";
+  if (target.ca_file)
+    append_json_string(out, *target.ca_file);
+  else
+    out += "null";
+  out += ",\"tool\":\"batchcut " BATCHCUT_VERSION "\"}\n";
+  return log.append(out);
+}
+
+LedgerLog::Seq append_job(LedgerLog& log, const JobSpec& spec) {
   std::string& out = line_buffer();
   begin_record(out, "job", spec);
   out += ",\"videoVisibilityOptionId\":";
@@ -411,74 +448,79 @@ LedgerWriter::Seq LedgerWriter::append_job(const JobSpec& spec) {
   out += ",\"label\":";
   append_json_string(out, spec.label);
   out += "}\n";
-  return impl_->append(out);
+  return log.append(out);
 }
 
-LedgerWriter::Seq LedgerWriter::append_dispatch(const JobSpec& spec, int attempt,
-                                                std::string_view op) {
-  std::string& out = line_buffer();
-  begin_record(out, "dispatch", spec);
-  out += ",\"attempt\":";
+namespace {
+
+void append_op(std::string& out, Op op, int attempt) {
+  out += op == Op::cut ? ",\"op\":\"cut\",\"attempt\":" : ",\"op\":\"read\",\"attempt\":";
   append_int(out, attempt);
-  out += ",\"op\":";
-  append_json_string(out, op);
-  out += "}\n";
-  return impl_->append(out);
 }
 
-LedgerWriter::Seq LedgerWriter::append_outcome(const JobSpec& spec, int attempt,
-                                               std::string_view op, int http_status,
-                                               std::string_view error, std::string_view verdict,
-                                               std::int64_t elapsed_ms) {
-  std::string& out = line_buffer();
-  begin_record(out, "outcome", spec);
-  out += ",\"attempt\":";
-  append_int(out, attempt);
-  out += ",\"op\":";
-  append_json_string(out, op);
+void append_answer_tail(std::string& out, int http_status, std::string_view error,
+                        std::int64_t elapsed_ms) {
   out += ",\"httpStatus\":";
   append_int(out, http_status);
   out += ",\"error\":";
   append_json_string(out, error);
-  out += ",\"verdict\":";
-  append_json_string(out, verdict);
   out += ",\"elapsedMs\":";
   append_int(out, elapsed_ms);
-  out += "}\n";
-  return impl_->append(out);
 }
 
-LedgerWriter::Seq LedgerWriter::append_state(const JobRecord& record) {
+}  // namespace
+
+LedgerLog::Seq append_event(LedgerLog& log, const JobSpec& spec, const Event& event, JobState after) {
   std::string& out = line_buffer();
-  begin_record(out, "state", record.spec);
-  out += ",\"state\":\"";
-  out += to_string(record.state);
-  out += "\",\"videoPublicId\":";
-  if (record.video_public_id.empty())
-    out += "null";
-  else
-    append_json_string(out, record.video_public_id);
-  out += ",\"attempts\":";
-  append_int(out, record.attempts);
-  out += ",\"httpStatus\":";
-  append_int(out, record.http_status);
-  out += ",\"error\":";
-  append_json_string(out, record.error);
-  out += ",\"messages\":[";
-  for (std::size_t i = 0; i < record.messages.size(); ++i) {
-    if (i) out += ',';
-    append_json_string(out, record.messages[i]);
+  begin_record(out, to_string(event), spec);
+  std::visit(
+      [&out](const auto& e) {
+        using E = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<E, Dispatch>) {
+          append_op(out, e.op, e.attempt);
+          if (e.blind) out += ",\"blind\":true";
+        } else if constexpr (std::is_same_v<E, Withdraw>) {
+          append_op(out, Op::cut, e.attempt);
+        } else if constexpr (std::is_same_v<E, CutAnswer>) {
+          append_op(out, Op::cut, e.attempt);
+          out += ",\"verdict\":\"";
+          out += to_string(e.verdict);
+          out += "\",\"videoPublicId\":";
+          if (e.video_public_id.empty())
+            out += "null";
+          else
+            append_json_string(out, e.video_public_id);
+          append_answer_tail(out, e.http_status, e.error, e.elapsed_ms);
+          out += ",\"messages\":[";
+          for (std::size_t i = 0; i < e.messages.size(); ++i) {
+            if (i) out += ',';
+            append_json_string(out, e.messages[i]);
+          }
+          out += ']';
+        } else if constexpr (std::is_same_v<E, ReadAnswer>) {
+          append_op(out, Op::read, e.attempt);
+          out += ",\"verdict\":\"";
+          out += to_string(e.verdict);
+          out += '"';
+          append_answer_tail(out, e.http_status, e.error, e.elapsed_ms);
+        } else if constexpr (std::is_same_v<E, GiveUp>) {
+          out += ",\"error\":";
+          append_json_string(out, e.why);
+        } else if constexpr (std::is_same_v<E, Reopen>) {
+        } else {
+          static_assert(std::is_same_v<E, Interrupted>);
+          throw std::logic_error("Interrupted is never written to a ledger");
+        }
+      },
+      event);
+  if (!std::holds_alternative<Dispatch>(event) && !std::holds_alternative<Withdraw>(event) &&
+      !std::holds_alternative<Reopen>(event)) {
+    out += ",\"state\":\"";
+    out += to_string(after);
+    out += '"';
   }
-  out += "]}\n";
-  return impl_->append(out);
+  out += "}\n";
+  return log.append(out);
 }
-
-void LedgerWriter::when_durable(Seq seq, std::function<void()> done) {
-  impl_->when_durable(seq, std::move(done));
-}
-
-void LedgerWriter::flush() { impl_->flush(); }
-
-std::optional<std::string> LedgerWriter::failure() const { return impl_->failure(); }
 
 }  // namespace batchcut

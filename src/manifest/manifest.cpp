@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "batchcut/job/validate.hpp"
+#include "batchcut/job/index.hpp"
 #include "batchcut/manifest/csv.hpp"
 
 namespace batchcut {
@@ -218,29 +219,18 @@ class Checker {
 };
 
 // Two jobs for the same live video: found after parsing, when the jobs no longer move,
-// with an open-addressing table of indices (4 bytes a slot, no string copies).
+// with the same index a ledger uses (job/index.hpp).
 void find_duplicates(const std::vector<JobSpec>& jobs, const std::string& file, Diagnostics& out) {
-  if (jobs.empty()) return;
-  const std::size_t size = std::bit_ceil(jobs.size() * 2);
-  std::vector<std::uint32_t> table(size, 0);  // index + 1; 0 = empty
-  const std::hash<std::string_view> h;
+  JobIndex index;
+  index.reserve(jobs.size());
+  const auto spec_at = [&jobs](std::size_t p) -> const JobSpec& { return jobs[p]; };
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     const JobSpec& j = jobs[i];
     if (j.project_id.empty() || j.live_video_id.empty()) continue;  // already reported
-    std::size_t hv = h(j.project_id);
-    hv ^= h(j.live_video_id) + 0x9e3779b97f4a7c15ULL + (hv << 6) + (hv >> 2);
-    for (std::size_t slot = hv & (size - 1);; slot = (slot + 1) & (size - 1)) {
-      if (table[slot] == 0) {
-        table[slot] = static_cast<std::uint32_t>(i + 1);
-        break;
-      }
-      const JobSpec& first = jobs[table[slot] - 1];
-      if (first.project_id == j.project_id && first.live_video_id == j.live_video_id) {
-        out.push_back(Diagnostic{file, j.line, "",
-                                 "duplicate job for " + j.key() + ", first at line " + std::to_string(first.line)});
-        break;
-      }
-    }
+    const std::size_t first = index.find_or_add(j.project_id, j.live_video_id, i, spec_at);
+    if (first != i)
+      out.push_back(Diagnostic{file, j.line, "",
+                               "duplicate job for " + j.key() + ", first at line " + std::to_string(jobs[first].line)});
   }
 }
 

@@ -1,40 +1,116 @@
-// The runner: N workers on one event loop pull jobs from one scheduler, pace through one
-// token bucket, make one attempt at a time, classify it in one place and record it in the
-// ledger before the job counts as done.
+// The runner: workers on one event loop take jobs from one scheduler, hold one of
+// `concurrency` connections while a request is out, pace through one token bucket, classify
+// every answer in one place (classify()) and turn it into a lifecycle event, which apply()
+// steps and records. What a job does next is next_step()'s decision, never a flag here.
 //
-// A job's life:  fresh -> [reconcile GET if in doubt] -> pace -> dispatch (durable) -> POST
-//                -> classify -> succeeded | failed | in_doubt | retry_exhausted
-//                                  \-> retry: backoff in the delayed queue (holding no slot)
+// One attempt:  pick (due retries and reads first, within their budget; then fresh jobs)
+//   cut:   Dispatch, on disk before the request can leave -> connection -> pace -> POST -> answer
+//   read:  connection -> pace -> Dispatch -> GET -> answer
+//   then:  a cut or read again after a delay (in the delayed queue, holding no slot), GiveUp,
+//          or nothing more (settled).
+// There are twice as many workers as connections, so one job's dispatch fsync runs while
+// another job's request is out; a stop withdraws every dispatched cut that did not leave.
 #include "batchcut/run/runner.hpp"
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <csignal>
 #include <deque>
-#include <set>
 #include <mutex>
 #include <queue>
 #include <random>
+#include <set>
 #include <utility>
 
 namespace batchcut {
 
 namespace asio = boost::asio;
 using std::chrono::milliseconds;
-using std::chrono::steady_clock;
 
 namespace {
-constexpr auto token = asio::as_tuple(asio::use_awaitable);
-constexpr const char* stopped_already =
-    "stream already stopped, probably by an earlier attempt; videoPublicId unknown";
+
+// classify()'s verdict as the lifecycle names it.
+CutVerdict cut_verdict(const Classification& c) {
+  switch (c.verdict) {
+    case Verdict::success: return CutVerdict::success;
+    case Verdict::retry: return c.ambiguous ? CutVerdict::retry_in_doubt : CutVerdict::retry;
+    case Verdict::permanent: return CutVerdict::refused;
+    case Verdict::fatal: return CutVerdict::fatal;
+  }
+  return CutVerdict::retry_in_doubt;
+}
+
+// The `concurrency` connections; a request holds one from just before pacing to its answer.
+class ConnectionPool {
+ public:
+  using Handler = asio::any_completion_handler<void(Connection*)>;
+
+  void add(std::unique_ptr<Connection> c) {
+    idle_.push_back(c.get());
+    owned_.push_back(std::move(c));
+  }
+
+  // A free connection, or nullptr once the pool is closed (the run is stopping).
+  asio::awaitable<Connection*> acquire(asio::any_io_executor ex) {
+    if (closed_) co_return nullptr;
+    if (!idle_.empty()) {
+      Connection* c = idle_.back();
+      idle_.pop_back();
+      co_return c;
+    }
+    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Connection*)>(
+        [this, ex](Handler h) { waiters_.push_back({ex, std::move(h)}); }, asio::use_awaitable);
+  }
+
+  void release(Connection* c) {
+    if (!waiters_.empty() && !closed_) {
+      hand(std::move(waiters_.front()), c);
+      waiters_.pop_front();
+    } else {
+      idle_.push_back(c);
+    }
+  }
+
+  void close() {
+    closed_ = true;
+    auto waiters = std::move(waiters_);
+    waiters_.clear();
+    for (auto& w : waiters) hand(std::move(w), nullptr);
+  }
+
+  // Forgets the coroutines waiting here (they go with their event loop).
+  void drop_waiters() { waiters_.clear(); }
+
+  // Closes the connections: sockets go while their event loop still exists.
+  void destroy() {
+    close();
+    idle_.clear();
+    owned_.clear();
+  }
+
+ private:
+  struct Waiter {
+    asio::any_io_executor ex;
+    Handler handler;
+  };
+  static void hand(Waiter w, Connection* c) {
+    asio::post(w.ex, [h = std::move(w.handler), c]() mutable { std::move(h)(c); });
+  }
+
+  std::vector<std::unique_ptr<Connection>> owned_;
+  std::vector<Connection*> idle_;
+  std::deque<Waiter> waiters_;
+  bool closed_ = false;
+};
+
 }  // namespace
 
 double RunSummary::achieved_rate() const {
@@ -44,7 +120,7 @@ double RunSummary::achieved_rate() const {
 
 class Runner::Impl : public std::enable_shared_from_this<Impl> {
  public:
-  Impl(RunOptions options, Transport& transport, LedgerWriter& ledger,
+  Impl(RunOptions options, Transport& transport, LedgerLog& ledger,
        std::shared_ptr<spdlog::logger> logger)
       : options_(std::move(options)),
         transport_(transport),
@@ -62,18 +138,19 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
              std::function<void(RunSummary)> done) {
     executor_ = executor;
     wake_.emplace(executor_);
-    wake_->expires_at(steady_time::max());
     jobs_ = std::move(jobs);
     progress_.resize(jobs_.size());
     done_ = std::move(done);
-    started_ = steady_clock::now();
+    started_ = RunClock::now();
     for (std::size_t i = 0; i < jobs_.size(); ++i) {
-      progress_[i].after_ambiguous = jobs_[i].in_doubt || jobs_[i].after_in_doubt;
-      progress_[i].needs_reconcile = jobs_[i].in_doubt && options_.reconcile;
-      if (progress_[i].needs_reconcile)
-        requeue(i, options_.reconcile_delay);  // read back once the old request has settled
-      else
+      RunJob& job = jobs_[i];
+      step(job.life, Interrupted{});  // a request the ledger shows out belongs to a run that is gone
+      if (job.reopen) apply(i, Reopen{});
+      if (job.life.settled()) continue;
+      if (next_step(job.life, budget(i)) == Next::cut)
         fresh_.push_back(i);
+      else  // in doubt: read back once what an earlier run may have sent has settled
+        schedule(i, options_.reconcile_delay);
     }
     if (options_.deadline) arm_deadline(*options_.deadline);
     if (options_.progress_interval.count() > 0) {
@@ -81,22 +158,23 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
       asio::co_spawn(executor_, report_progress(shared_from_this()), asio::detached);
     }
 
-    const int workers =
-        std::clamp<int>(options_.concurrency, 1, static_cast<int>(std::max<std::size_t>(1, jobs_.size())));
-    workers_left_ = workers;
-    for (int w = 0; w < workers; ++w) {
-      asio::co_spawn(executor_, worker(transport_.make_connection()),
-                     [self = shared_from_this()](std::exception_ptr e) {
-                       if (e) {
-                         try {
-                           std::rethrow_exception(e);
-                         } catch (const std::exception& ex) {
-                           self->log_->error("worker failed: {}", ex.what());
-                           self->stop(StopReason::fatal, std::string("internal error: ") + ex.what());
-                         }
-                       }
-                       if (--self->workers_left_ == 0) self->try_finish();
-                     });
+    const int connections = std::max(1, options_.concurrency);
+    for (int c = 0; c < connections; ++c) connections_.add(transport_.make_connection());
+    const auto workers = std::clamp<std::size_t>(2 * static_cast<std::size_t>(connections), 1,
+                                                 std::max<std::size_t>(1, jobs_.size()));
+    workers_left_ = static_cast<int>(workers);
+    for (std::size_t w = 0; w < workers; ++w) {
+      asio::co_spawn(executor_, worker(), [self = shared_from_this()](std::exception_ptr e) {
+        if (e) {
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            self->log_->error("worker failed: {}", ex.what());
+            self->stop(StopReason::fatal, std::string("internal error: ") + ex.what());
+          }
+        }
+        if (--self->workers_left_ == 0) self->try_finish();
+      });
     }
   }
 
@@ -105,13 +183,13 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
       summary_.stop = reason;
       summary_.abort_reason = std::move(why);
       summary_.signal = signal;
-      log_->warn("stopping: {}; requests in flight finish, the rest stay pending",
-                 summary_.abort_reason);
+      log_->warn("stopping: {}; requests out finish, the rest stays as it is", summary_.abort_reason);
     }
     stopping_ = true;
-    if (wake_) notify();
+    if (wake_) wake_->cancel();
     if (deadline_timer_) deadline_timer_->cancel();
     for (auto* t : pace_timers_) t->cancel();  // nobody waits out a pause that no longer matters
+    connections_.close();
   }
 
   // After this, no ledger callback posts to the event loop: call before the loop goes.
@@ -123,30 +201,66 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   RunSummary abandon() {
     close_gate();
     abandoned_ = true;
-    durable_waiters_.clear();  // their coroutines go now, while their event loop exists
+    // The coroutines waiting here go now, while their event loop exists.
+    durable_waiters_.clear();
+    connections_.drop_waiters();
+    connections_.destroy();
     summary_.forced = true;
-    write_pending_states(/*skip_awaiting_answer=*/true);
     RunSummary s = close_summary();
-    // Our timers go now, while the event loop they belong to still exists.
     wake_.reset();
     deadline_timer_.reset();
     progress_timer_.reset();
     return s;
   }
 
+  const std::vector<RunJob>& jobs() const { return jobs_; }
+
  private:
+  // Scheduling facts about a job in this run (its lifecycle is in jobs_[i].life).
   struct Progress {
-    int tries = 0;                 // stop-and-cut attempts made in this run
-    int reconcile_tries = 0;       // GETs in the current reconciliation
-    bool needs_reconcile = false;  // read the live video's state before the next cut
-    bool after_ambiguous = false;  // an earlier attempt may have cut
-    bool exhausted = false;        // out of attempts; reconciling only to name the state
-    bool awaiting_answer = false;  // a request is out (dispatch written, no answer yet)
-    LedgerWriter::Seq prepared_seq = 0;  // its dispatch was written ahead (0: not)
-    bool final = false;            // reached a final state in this run
-    int last_status = 0;           // of the last retryable attempt
-    std::string last_error;
+    int tries = 0;  // cuts sent in this run
+    int reads = 0;  // reads in the current doubt
+    std::string last_read_error;
   };
+
+  // ---- one place where a job changes state ----
+
+  LedgerLog::Seq apply(std::size_t idx, const Event& event) {
+    RunJob& job = jobs_[idx];
+    step(job.life, event);  // a LifecycleError here is a bug: the worker stops the run
+    return append_event(ledger_, job.spec, event, job.life.state);
+  }
+
+  Budget budget(std::size_t idx) const {
+    return {options_.reconcile, progress_[idx].tries < options_.max_attempts,
+            progress_[idx].reads < options_.max_attempts};
+  }
+
+  // After an answer (or at the start): queue the job's next step after `delay`, or settle it.
+  void schedule(std::size_t idx, milliseconds delay) {
+    switch (next_step(jobs_[idx].life, budget(idx))) {
+      case Next::cut:
+      case Next::read: requeue(idx, delay); break;
+      case Next::give_up: give_up(idx); break;
+      case Next::none: break;
+    }
+  }
+
+  void give_up(std::size_t idx) {
+    const Lifecycle& life = jobs_[idx].life;
+    const Progress& p = progress_[idx];
+    std::string why;
+    if (life.doubt && options_.reconcile)
+      why = "the stream's state could not be read in " + std::to_string(p.reads) +
+            " tries: " + p.last_read_error;
+    else if (life.doubt)
+      why = "gave up after " + std::to_string(p.tries) +
+            " attempts; one may have cut (its state was not read: --no-reconcile): " + life.error;
+    else
+      why = "gave up after " + std::to_string(p.tries) + " attempts: " + life.error;
+    log_->warn("{}: {}", jobs_[idx].spec.key(), why);
+    settled(apply(idx, GiveUp{why}));
+  }
 
   // ---- the scheduler ----
 
@@ -155,14 +269,14 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     bool retry;  // holds a retry-budget slot
   };
 
-  // The next job: a due retry while the retry budget has room, else a fresh job. Waits
-  // while retries are pending or other workers may still re-queue theirs; nullopt at the end.
+  // The next job: a due retry or read while the retry budget has room, else a fresh job.
+  // Waits while retries are pending or attempts under way may queue more; nullopt at the end.
   asio::awaitable<std::optional<Pick>> next_job() {
     for (;;) {
       if (stopping_) co_return std::nullopt;
-      const auto now = steady_clock::now();
-      const bool retry_due = !delayed_.empty() && delayed_.top().first <= now;
-      if (retry_due && budget_.try_acquire()) {
+      const auto now = RunClock::now();
+      const bool due = !delayed_.empty() && delayed_.top().first <= now;
+      if (due && budget_.try_acquire()) {
         const auto idx = delayed_.top().second;
         delayed_.pop();
         co_return Pick{idx, true};
@@ -172,44 +286,45 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
         fresh_.pop_front();
         co_return Pick{idx, false};
       }
-      if (delayed_.empty() && in_attempt_ == 0 && finalizing_ == 0) co_return std::nullopt;
+      if (delayed_.empty() && in_attempt_ == 0) co_return std::nullopt;
       // A full budget frees up when an attempt ends (notify); otherwise wake when due.
       // Every waiter computes the same expiry, so only a real change re-arms the timer.
-      const auto until = delayed_.empty() || retry_due ? steady_time::max() : delayed_.top().first;
+      const auto until = delayed_.empty() || due ? steady_time::max() : delayed_.top().first;
       if (wake_->expiry() != until) wake_->expires_at(until);
-      co_await wake_->async_wait(token);
+      co_await wake_->wait();
     }
   }
 
   void notify() { wake_->cancel(); }
 
   void requeue(std::size_t idx, milliseconds delay) {
-    delayed_.emplace(steady_clock::now() + delay, idx);
+    delayed_.emplace(RunClock::now() + delay, idx);
+    notify();
   }
 
   // ---- pacing: the shared pause (Retry-After), then one token from the one bucket ----
 
-  asio::awaitable<bool> pace(asio::steady_timer& timer) {
+  asio::awaitable<bool> pace(RunTimer& timer) {
     for (;;) {
       if (stopping_) co_return false;
-      auto now = steady_clock::now();
+      auto now = RunClock::now();
       if (pause_until_ > now) {
         timer.expires_at(pause_until_);
-        co_await timer.async_wait(token);
+        co_await timer.wait();
         continue;
       }
       const auto go = bucket_.reserve(now);
       if (go > now) {
         timer.expires_at(go);
-        co_await timer.async_wait(token);
+        co_await timer.wait();
       }
       if (stopping_) co_return false;
-      if (pause_until_ <= steady_clock::now()) co_return true;
+      if (pause_until_ <= RunClock::now()) co_return true;
     }
   }
 
   void pause_all(milliseconds for_how_long) {
-    const auto now = steady_clock::now();
+    const auto now = RunClock::now();
     const auto until = now + for_how_long;
     if (until <= pause_until_) return;
     summary_.paused += std::chrono::duration_cast<milliseconds>(until - std::max(now, pause_until_));
@@ -217,48 +332,41 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     log_->debug("server asked to wait: pausing all workers for {} ms", for_how_long.count());
   }
 
-  void throttled() {
-    if (!adaptive_.enabled()) return;
-    const double before = adaptive_.current();
-    bucket_.set_rate(adaptive_.on_throttle(steady_clock::now()));
-    if (adaptive_.current() < before)
-      log_->debug("throttled: rate lowered to {:.2f}/s", adaptive_.current());
+  // A 429 or 503 slows everyone down (AIMD) and honours Retry-After for everyone.
+  void on_pushback(int http_status, const Classification& c) {
+    if (http_status != 429 && http_status != 503) return;
+    if (adaptive_.enabled()) {
+      const double before = adaptive_.current();
+      bucket_.set_rate(adaptive_.on_throttle(RunClock::now()));
+      if (adaptive_.current() < before) log_->debug("throttled: rate lowered to {:.2f}/s", adaptive_.current());
+    }
+    if (c.retry_after) pause_all(*c.retry_after);
   }
 
   void succeeded_once() {
-    if (adaptive_.enabled() && adaptive_.current() < options_.rate)
-      bucket_.set_rate(adaptive_.on_success());
+    if (adaptive_.enabled() && adaptive_.current() < options_.rate) bucket_.set_rate(adaptive_.on_success());
   }
 
-  // ---- one worker: one connection, one attempt at a time ----
+  // ---- one worker: one job at a time ----
 
-  asio::awaitable<void> worker(std::unique_ptr<Connection> connection) {
-    asio::steady_timer timer(executor_);
+  asio::awaitable<void> worker() {
+    RunTimer timer(executor_);
     pace_timers_.insert(&timer);
     struct Unregister {
       Impl* self;
-      asio::steady_timer* timer;
+      RunTimer* timer;
       ~Unregister() {
         if (!self->abandoned_) self->pace_timers_.erase(timer);
       }
     } unregister{this, &timer};
-    // `ahead`: a fresh job this worker took while its previous request was out, with its
-    // dispatch record already appended, so that record's fsync overlapped the round trip.
-    std::optional<Pick> ahead;
     for (;;) {
-      std::optional<Pick> pick;
-      if (ahead) {
-        pick = std::exchange(ahead, std::nullopt);
-      } else {
-        pick = co_await next_job();
-      }
+      const std::optional<Pick> pick = co_await next_job();
       if (!pick) break;
-      co_await attempt(*pick, *connection, timer, ahead);
+      co_await attempt(*pick, timer);
     }
   }
 
-  asio::awaitable<void> attempt(Pick pick, Connection& connection, asio::steady_timer& timer,
-                                std::optional<Pick>& ahead) {
+  asio::awaitable<void> attempt(Pick pick, RunTimer& timer) {
     ++in_attempt_;
     struct Leave {
       Impl* self;
@@ -271,246 +379,155 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
       }
     } leave{this, pick};
 
-    Progress& p = progress_[pick.idx];
-    if (p.needs_reconcile) {
-      const bool go_on = co_await reconcile(pick.idx, connection, timer);
-      if (!go_on) co_return;
+    switch (next_step(jobs_[pick.idx].life, budget(pick.idx))) {
+      case Next::cut: co_await cut(pick.idx, timer); break;
+      case Next::read: co_await read_back(pick.idx, timer); break;
+      case Next::give_up: give_up(pick.idx); break;
+      case Next::none: break;
     }
-    co_await cut(pick.idx, connection, timer, ahead);
   }
 
-  // Reads the live video after an in-doubt attempt. Returns true when a cut may be sent.
-  asio::awaitable<bool> reconcile(std::size_t idx, Connection& connection, asio::steady_timer& timer) {
-    RunJob& job = jobs_[idx];
-    Progress& p = progress_[idx];
-    if (!co_await pace(timer)) co_return false;
-    ++p.reconcile_tries;
-    ++summary_.reconciles;
-    ledger_.append_dispatch(job.spec, p.reconcile_tries, "reconcile");
-    const HttpRequest request{false, live_video_target(options_.base, job.spec), {}};
-    const AttemptResult result = co_await connection.round_trip(request, options_.timeout);
-    std::optional<bool> can;
-    if (result.error == TransportError::none && result.status == 200)
-      can = parse_can_stop_and_cut(result.body);
-    const Classification c = classify(result);  // for its error text and fatal cases
-    const char* verdict = can ? (*can ? "can_stop" : "stopped") : "unreadable";
-    ledger_.append_outcome(job.spec, p.reconcile_tries, "reconcile", result.status,
-                           can ? "" : c.error, verdict, result.elapsed.count());
-    if (log_->should_log(spdlog::level::debug))
-      log_->debug("{} reconcile {}: {} {}", job.spec.key(), p.reconcile_tries, verdict, c.error);
+  // A connection held for one request; back to the pool when done.
+  struct Lease {
+    Impl* self;
+    Connection* connection;
+    Lease(Impl* s, Connection* c) : self(s), connection(c) {}
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease() { give_back(); }
+    void give_back() {
+      if (connection && !self->abandoned_) self->connections_.release(connection);
+      connection = nullptr;
+    }
+  };
 
-    if (c.verdict == Verdict::fatal) {
-      stop(StopReason::fatal, c.error);
-      co_return false;
-    }
-    if (can) {
-      p.reconcile_tries = 0;
-      p.needs_reconcile = false;
-      if (!*can) {
-        co_await finish_job(idx, JobState::in_doubt, result.status, {}, stopped_already, {});
-        co_return false;
-      }
-      if (p.exhausted) {  // the stream was not cut: the attempts really were used up
-        co_await finish_job(idx, JobState::retry_exhausted, p.last_status, {}, gave_up(p), {});
-        co_return false;
-      }
-      co_return true;
-    }
-    // The state could not be read: back off and read again, a bounded number of times.
-    if (p.reconcile_tries >= options_.max_attempts) {
-      co_await finish_job(idx, JobState::in_doubt, result.status, {},
-                          "state could not be read: " + c.error, {});
-    } else {
-      requeue(idx, backoff_delay(options_.backoff, p.reconcile_tries, uniform_(rng_), c.retry_after));
-    }
-    co_return false;
+  // A connection and a token, or false once the run is stopping.
+  asio::awaitable<bool> ready_to_send(Lease& lease, RunTimer& timer) {
+    lease.connection = co_await connections_.acquire(executor_);
+    co_return lease.connection && co_await pace(timer);
   }
 
-  asio::awaitable<void> cut(std::size_t idx, Connection& connection, asio::steady_timer& timer,
-                            std::optional<Pick>& ahead) {
+  asio::awaitable<void> cut(std::size_t idx, RunTimer& timer) {
     RunJob& job = jobs_[idx];
     Progress& p = progress_[idx];
-    const int number = job.prior_attempts + p.tries + 1;
-    const LedgerWriter::Seq prepared = std::exchange(p.prepared_seq, 0);
-    if (stopping_) {  // never sent in this run: stays pending
-      if (prepared)
-        ledger_.append_outcome(job.spec, number, "cut", 0, "not sent: the run stopped", "not_sent", 0);
-      co_return;
-    }
-
-    // Write-ahead: the dispatch is on disk before the request leaves.
-    co_await durable(prepared ? prepared : ledger_.append_dispatch(job.spec, number, "cut"));
-    if (ledger_failed()) co_return;
-    // Paced after the fsync, so its varying wait cannot bunch requests up at the server.
-    if (!co_await pace(timer)) {
-      // Stopped while waiting for a token: recorded as not sent, so nobody reads it back.
-      ledger_.append_outcome(job.spec, number, "cut", 0, "not sent: the run stopped", "not_sent", 0);
+    const int number = job.life.attempts + 1;
+    // Write-ahead: the dispatch is on disk before the request can leave. `blind` only with
+    // --no-reconcile: next_step() sends a cut while in doubt only then.
+    co_await durable(apply(idx, Dispatch{Op::cut, number, job.life.doubt}));
+    Lease lease(this, nullptr);
+    if (ledger_failed() || !co_await ready_to_send(lease, timer)) {
+      apply(idx, Withdraw{number});  // never sent: the run stopped first
       co_return;
     }
     ++p.tries;
     ++summary_.requests;
     if (p.tries > 1) ++summary_.retries;
 
-    const HttpRequest request{true, stop_and_cut_target(options_.base, job.spec),
-                              stop_and_cut_body(job.spec)};
-    // While this request is out, write the next fresh job's dispatch record, so its fsync
-    // runs during our round trip instead of after it. It is still on disk before that job's
-    // request leaves; if the run stops first, it is recorded as not sent.
-    if (!ahead && !stopping_ && !fresh_.empty()) {
-      const std::size_t next = fresh_.front();
-      fresh_.pop_front();
-      Progress& q = progress_[next];
-      q.prepared_seq = ledger_.append_dispatch(jobs_[next].spec,
-                                               jobs_[next].prior_attempts + q.tries + 1, "cut");
-      ahead = Pick{next, false};
-    }
-    p.awaiting_answer = true;
-    const AttemptResult result = co_await connection.round_trip(request, options_.timeout);
-    p.awaiting_answer = false;
+    const HttpRequest request{true, stop_and_cut_target(options_.base, job.spec), stop_and_cut_body(job.spec)};
+    const AttemptResult result = co_await lease.connection->round_trip(request, options_.timeout);
+    lease.give_back();
     const Classification c = classify(result);
-    // A final answer is recorded as the job's state record alone, so no crash can leave a
-    // "succeeded" outcome without its id; other answers get an outcome record.
-    if (c.verdict == Verdict::retry || c.verdict == Verdict::fatal) {
-      const bool in_doubt_retry = c.verdict == Verdict::retry && c.ambiguous;
-      ledger_.append_outcome(job.spec, number, "cut", result.status, c.error,
-                             in_doubt_retry ? "retry_in_doubt" : to_string(c.verdict),
-                             result.elapsed.count());
-    }
+    const auto seq = apply(idx, CutAnswer{number, cut_verdict(c), result.status, c.video_public_id, c.error,
+                                          c.messages, result.elapsed.count()});
     if (log_->should_log(spdlog::level::debug))
-      log_->debug("{} attempt {}: {} {}", job.spec.key(), number, to_string(c.verdict), c.error);
+      log_->debug("{} cut {}: {} -> {}", job.spec.key(), number, to_string(cut_verdict(c)), describe(job.life));
     if (c.verdict != Verdict::fatal && halt_.record(c.verdict != Verdict::success))
       stop(StopReason::halted, halt_.reason());
-
-    switch (c.verdict) {
-      case Verdict::success:
-        succeeded_once();
-        co_await finish_job(idx, JobState::succeeded, result.status, c.video_public_id, {}, {});
-        break;
-      case Verdict::permanent:
-        if (p.after_ambiguous && result.status == 400) {
-          // "Cannot be stopped" after an attempt that may have cut: most likely ours.
-          log_->warn("{}: in doubt: {} after an in-doubt attempt", job.spec.key(), c.error);
-          co_await finish_job(idx, JobState::in_doubt, result.status, {},
-                              std::string(stopped_already) + " (" + c.error + ")", c.messages);
-        } else {
-          log_->warn("{}: failed: {}", job.spec.key(), c.error);
-          co_await finish_job(idx, JobState::failed, result.status, {}, c.error, c.messages);
-        }
-        break;
-      case Verdict::fatal:
-        log_->error("{}: {}", job.spec.key(), c.error);
-        stop(StopReason::fatal, c.error);
-        break;
-      case Verdict::retry:
-        co_await on_retryable(idx, result, c);
-        break;
+    on_pushback(result.status, c);
+    if (c.verdict == Verdict::success) succeeded_once();
+    if (c.verdict == Verdict::fatal) {
+      log_->error("{}: {}", job.spec.key(), c.error);
+      stop(StopReason::fatal, c.error);
+      co_return;
     }
+    if (job.life.settled()) {
+      if (job.life.state != JobState::succeeded) log_->warn("{}: {}: {}", job.spec.key(), to_string(job.life.state), job.life.error);
+      settled(seq);
+      co_return;
+    }
+    // Before an in-doubt attempt is read back, the backend gets time to finish acting on it.
+    auto delay = backoff_delay(options_.backoff, p.tries, uniform_(rng_), c.retry_after);
+    if (job.life.doubt && options_.reconcile) delay = std::max(delay, options_.reconcile_delay);
+    schedule(idx, delay);
   }
 
-  asio::awaitable<void> on_retryable(std::size_t idx, const AttemptResult& result,
-                                     const Classification& c) {
+  // Reads the live video while in doubt: can it still be cut?
+  asio::awaitable<void> read_back(std::size_t idx, RunTimer& timer) {
+    RunJob& job = jobs_[idx];
     Progress& p = progress_[idx];
-    if (result.status == 429 || result.status == 503) {
-      throttled();
-      if (c.retry_after) pause_all(*c.retry_after);
-    }
-    if (c.ambiguous) {
-      p.after_ambiguous = true;
-      p.needs_reconcile = options_.reconcile;
-    }
-    p.last_status = result.status;
-    p.last_error = c.error;
-    // Before an in-doubt attempt is read back, give the backend time to finish acting on it.
-    const auto settle = c.ambiguous && p.needs_reconcile ? options_.reconcile_delay : milliseconds(0);
-    if (p.tries < options_.max_attempts) {
-      requeue(idx, std::max(settle, backoff_delay(options_.backoff, p.tries, uniform_(rng_), c.retry_after)));
-    } else if (p.needs_reconcile) {
-      // Out of attempts, but the last one may have cut: read the state to name it.
-      p.exhausted = true;
-      requeue(idx, settle);
-    } else if (c.ambiguous) {
-      // --no-reconcile: out of attempts, and the last one may have cut. Not "retry_exhausted",
-      // which promises the stream was not cut.
-      log_->warn("{}: giving up after {} attempts, the last in doubt: {}", jobs_[idx].spec.key(),
-                 p.tries, c.error);
-      co_await finish_job(idx, JobState::in_doubt, result.status, {},
-                          gave_up(p) + " (the last attempt may have cut; state not read: --no-reconcile)", {});
-    } else {
-      log_->warn("{}: giving up after {} attempts: {}", jobs_[idx].spec.key(), p.tries, c.error);
-      co_await finish_job(idx, JobState::retry_exhausted, result.status, {}, gave_up(p), {});
-    }
-  }
-
-  static std::string gave_up(const Progress& p) {
-    return "gave up after " + std::to_string(p.tries) + " attempts: " + p.last_error;
-  }
-
-  asio::awaitable<void> finish_job(std::size_t idx, JobState state, int http_status,
-                                   std::string video_public_id, std::string error,
-                                   std::vector<std::string> messages) {
-    JobRecord record;
-    record.spec = jobs_[idx].spec;
-    record.state = state;
-    record.attempts = jobs_[idx].prior_attempts + progress_[idx].tries;
-    record.http_status = http_status;
-    record.video_public_id = std::move(video_public_id);
-    record.error = std::move(error);
-    record.messages = std::move(messages);
-    progress_[idx].final = true;  // no second final record, whatever happens next
+    Lease lease(this, nullptr);
+    if (!co_await ready_to_send(lease, timer)) co_return;  // stopping: still in doubt
+    const int number = ++p.reads;
+    ++summary_.reconciles;
+    apply(idx, Dispatch{Op::read, number});  // a GET changes nothing: no need to wait for disk
+    const HttpRequest request{false, live_video_target(options_.base, job.spec), {}};
+    const AttemptResult result = co_await lease.connection->round_trip(request, options_.timeout);
+    lease.give_back();
+    std::optional<bool> can;
+    if (result.error == TransportError::none && result.status == 200) can = parse_can_stop_and_cut(result.body);
+    const Classification c = classify(result);  // for its error text and the fatal cases
+    const ReadVerdict verdict = can ? (*can ? ReadVerdict::can_stop : ReadVerdict::stopped) : ReadVerdict::unreadable;
+    const auto seq = apply(idx, ReadAnswer{number, verdict, result.status, can ? "" : c.error, result.elapsed.count()});
     if (log_->should_log(spdlog::level::debug))
-      log_->debug("{}: {} {}", record.spec.key(), to_string(state), record.video_public_id);
-    const auto seq = ledger_.append_state(record);
-    // The worker moves on at once; the job is counted once its record is on disk (its
-    // next dispatch record is behind it in the same file, so that fsync covers both).
-    ++finalizing_;
-    asio::co_spawn(executor_, count_when_durable(seq, state, idx, std::move(record.video_public_id)),
-                   asio::detached);
-    co_return;
+      log_->debug("{} read {}: {} -> {}", job.spec.key(), number, to_string(verdict), describe(job.life));
+    on_pushback(result.status, c);
+    if (c.verdict == Verdict::fatal) {
+      stop(StopReason::fatal, c.error);
+      co_return;
+    }
+    if (job.life.settled()) {
+      log_->warn("{}: in doubt: {}", job.spec.key(), job.life.error);
+      settled(seq);
+      co_return;
+    }
+    if (verdict == ReadVerdict::can_stop) {
+      p.reads = 0;
+      schedule(idx, milliseconds(0));
+      co_return;
+    }
+    p.last_read_error = c.error;
+    schedule(idx, backoff_delay(options_.backoff, p.reads, uniform_(rng_), c.retry_after));
   }
 
-  asio::awaitable<void> count_when_durable(LedgerWriter::Seq seq, JobState state, std::size_t idx,
-                                           std::string video_public_id) {
+  // ---- durability ----
+
+  // A settled job is counted once its record is on disk; the worker moves on at once.
+  void settled(LedgerLog::Seq seq) {
+    ++finalizing_;
+    ++settled_count_;
+    asio::co_spawn(executor_, count_when_durable(seq), asio::detached);
+  }
+
+  asio::awaitable<void> count_when_durable(LedgerLog::Seq seq) {
     struct Done {
       Impl* self;
       ~Done() {
         if (self->abandoned_) return;
         --self->finalizing_;
-        if (self->workers_left_ == 0)
-          self->try_finish();  // the workers left already (a stop): the run ends with this
-        else
-          self->notify();
+        if (self->workers_left_ == 0) self->try_finish();  // the workers left already: this ends the run
       }
     } done{this};
     co_await durable(seq);
-    if (auto failure = ledger_.failure(); failure && !video_public_id.empty()) {
-      // The one value that exists nowhere else: say it where a person will see it.
-      log_->error("NOT RECORDED (ledger failed: {}): {} succeeded with videoPublicId {}", *failure,
-                  jobs_[idx].spec.key(), video_public_id);
-    }
-    // Counted only once durable: a crash before this line loses no recorded id.
-    ++summary_.states[state];
   }
 
   // Suspends until the ledger reports `seq` durable. Waits are coalesced: coroutines park
   // here, on the event loop, and one ledger callback per group commit wakes all of them,
   // so a thousand waiters cost one cross-thread wake-up, not a thousand.
-  asio::awaitable<void> durable(LedgerWriter::Seq seq) {
+  asio::awaitable<void> durable(LedgerLog::Seq seq) {
     if (seq <= durable_seq_) co_return;
-    auto initiate = [this, seq](auto handler) {
-      auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-      durable_waiters_.push_back({seq, [shared]() { std::move (*shared)(); }});
+    auto initiate = [this, seq](asio::any_completion_handler<void()> handler) {
+      durable_waiters_.push_back({seq, std::move(handler)});
       if (!register_pending_) {
         register_pending_ = true;  // after this turn of the loop, for the highest seq waited on
         asio::post(executor_, [this]() { register_durable(); });
       }
     };
-    co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(initiate,
-                                                                          asio::use_awaitable);
+    co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(initiate, asio::use_awaitable);
   }
 
   void register_durable() {
     register_pending_ = false;
-    LedgerWriter::Seq target = 0;
+    LedgerLog::Seq target = 0;
     for (const auto& w : durable_waiters_) target = std::max(target, w.seq);
     if (target <= registered_seq_) return;
     registered_seq_ = target;
@@ -521,14 +538,18 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     });
   }
 
-  void on_durable(LedgerWriter::Seq seq) {
+  void on_durable(LedgerLog::Seq seq) {
     durable_seq_ = std::max(durable_seq_, seq);
-    std::vector<DurableWaiter> ready;
-    auto keep = std::partition(durable_waiters_.begin(), durable_waiters_.end(),
-                               [&](const DurableWaiter& w) { return w.seq > durable_seq_; });
-    std::move(keep, durable_waiters_.end(), std::back_inserter(ready));
-    durable_waiters_.erase(keep, durable_waiters_.end());
-    for (auto& w : ready) asio::post(executor_, std::move(w.resume));
+    // Rebuilt rather than partitioned: Boost 1.81's any_completion_handler cannot be
+    // move-assigned (its operator= recurses), only move-constructed.
+    std::vector<DurableWaiter> waiting;
+    for (auto& w : durable_waiters_) {
+      if (w.seq > durable_seq_)
+        waiting.push_back(std::move(w));
+      else
+        asio::post(executor_, [h = std::move(w.resume)]() mutable { std::move(h)(); });
+    }
+    durable_waiters_.swap(waiting);
     if (!durable_waiters_.empty() && !register_pending_) {
       register_pending_ = true;
       asio::post(executor_, [this]() { register_durable(); });
@@ -544,68 +565,58 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     return false;
   }
 
-  void arm_deadline(std::chrono::system_clock::time_point deadline) {
-    const auto left = deadline - std::chrono::system_clock::now();
+  // ---- deadline, progress, the end ----
+
+  void arm_deadline(steady_time deadline) {
     deadline_timer_.emplace(executor_);
-    deadline_timer_->expires_after(std::chrono::duration_cast<steady_clock::duration>(left));
-    deadline_timer_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (!ec) self->stop(StopReason::deadline, "the --deadline has passed");
-    });
+    deadline_timer_->expires_at(deadline);
+    asio::co_spawn(executor_, [](std::shared_ptr<Impl> self) -> asio::awaitable<void> {
+      if (co_await self->deadline_timer_->wait()) self->stop(StopReason::deadline, "the --deadline has passed");
+    }(shared_from_this()), asio::detached);
   }
 
   static asio::awaitable<void> report_progress(std::shared_ptr<Impl> self) {
     while (!self->finished_) {
       self->progress_timer_->expires_after(self->options_.progress_interval);
-      co_await self->progress_timer_->async_wait(token);
+      co_await self->progress_timer_->wait();
       if (self->finished_) break;
-      std::size_t done = 0;
-      for (const auto& [s, n] : self->summary_.states) done += n;
-      const auto secs = std::chrono::duration<double>(steady_clock::now() - self->started_).count();
+      const auto secs = std::chrono::duration<double>(RunClock::now() - self->started_).count();
       self->log_->info(
-          "progress: {}/{} jobs final, {} requests ({} retries), {:.1f} req/s, paused {:.1f} s, "
+          "progress: {}/{} jobs settled, {} requests ({} retries), {:.1f} req/s, paused {:.1f} s, "
           "rate limit {}",
-          done, self->jobs_.size(), self->summary_.requests, self->summary_.retries,
+          self->settled_count_, self->jobs_.size(), self->summary_.requests, self->summary_.retries,
           secs > 0 ? static_cast<double>(self->summary_.requests) / secs : 0.0,
           static_cast<double>(self->summary_.paused.count()) / 1000.0,
           self->bucket_.unlimited() ? std::string("none") : fmt::format("{:.1f}/s", self->bucket_.rate()));
     }
   }
 
-  void write_pending_states(bool skip_awaiting_answer) {
-    for (std::size_t i = 0; i < jobs_.size(); ++i) {
-      if (progress_[i].final) continue;
-      if (skip_awaiting_answer && progress_[i].awaiting_answer) {
-        // Left mid-request: its dispatch has no outcome, so the next run reads it back.
-        ++summary_.abandoned;
-        continue;
-      }
-      JobRecord record;
-      record.spec = jobs_[i].spec;
-      record.state = JobState::pending;
-      record.attempts = jobs_[i].prior_attempts + progress_[i].tries;
-      ledger_.append_state(record);
-      progress_[i].final = true;
-      ++summary_.states[JobState::pending];
-    }
-  }
-
   RunSummary close_summary() {
     finished_ = true;
+    const auto failure = ledger_.failure();
+    for (const RunJob& job : jobs_) {
+      ++summary_.states[job.life.state];
+      if (job.life.request_out()) ++summary_.abandoned;  // the next run reads it back
+      // Every job handed in was unsettled, so each id here was received in this run; once
+      // the ledger has failed, any of them may be missing from it.
+      if (failure && job.life.state == JobState::succeeded)
+        summary_.unrecorded.push_back({job.spec.key(), job.life.video_public_id});
+    }
+    if (failure && !summary_.ledger_failure) summary_.ledger_failure = *failure;
     summary_.connections = transport_.connections_opened();
-    summary_.elapsed = std::chrono::duration_cast<milliseconds>(steady_clock::now() - started_);
+    summary_.elapsed = std::chrono::duration_cast<milliseconds>(RunClock::now() - started_);
     summary_.final_rate = adaptive_.enabled() ? adaptive_.current() : options_.rate;
     return summary_;
   }
 
-  // The run ends when the workers are gone and every final record is on disk.
+  // The run ends when the workers are gone and every settling record is on disk.
   void try_finish() {
     if (workers_left_ == 0 && finalizing_ == 0 && !finished_) finish();
   }
 
-  // Whatever did not reach a final state is pending.
   void finish() {
-    write_pending_states(/*skip_awaiting_answer=*/false);
     RunSummary s = close_summary();
+    connections_.destroy();
     wake_.reset();
     if (deadline_timer_) deadline_timer_->cancel();
     if (progress_timer_) progress_timer_->cancel();
@@ -617,15 +628,15 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     bool open = true;
   };
   struct DurableWaiter {
-    LedgerWriter::Seq seq;
-    std::function<void()> resume;
+    LedgerLog::Seq seq;
+    asio::any_completion_handler<void()> resume;
   };
 
   RunOptions options_;
   std::shared_ptr<Gate> gate_ = std::make_shared<Gate>();
   bool abandoned_ = false;
   Transport& transport_;
-  LedgerWriter& ledger_;
+  LedgerLog& ledger_;
   std::shared_ptr<spdlog::logger> log_;
   TokenBucket bucket_;
   AdaptiveRate adaptive_;
@@ -635,22 +646,24 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   std::uniform_real_distribution<double> uniform_{0.0, 1.0};
 
   asio::any_io_executor executor_;
-  std::optional<asio::steady_timer> wake_;
-  std::optional<asio::steady_timer> deadline_timer_;
-  std::optional<asio::steady_timer> progress_timer_;
-  std::set<asio::steady_timer*> pace_timers_;
+  std::optional<RunTimer> wake_;
+  std::optional<RunTimer> deadline_timer_;
+  std::optional<RunTimer> progress_timer_;
+  std::set<RunTimer*> pace_timers_;
+  ConnectionPool connections_;
   std::vector<RunJob> jobs_;
   std::vector<Progress> progress_;
-  std::deque<std::size_t> fresh_;
+  std::deque<std::size_t> fresh_;  // never tried in this run, next step a cut: in manifest order
   using Due = std::pair<steady_time, std::size_t>;
-  std::priority_queue<Due, std::vector<Due>, std::greater<>> delayed_;
+  std::priority_queue<Due, std::vector<Due>, std::greater<>> delayed_;  // retries and reads
   steady_time pause_until_{};
   std::vector<DurableWaiter> durable_waiters_;
-  LedgerWriter::Seq durable_seq_ = 0;     // every record up to here is on disk
-  LedgerWriter::Seq registered_seq_ = 0;  // a ledger callback will report this one
+  LedgerLog::Seq durable_seq_ = 0;     // every record up to here is on disk
+  LedgerLog::Seq registered_seq_ = 0;  // a ledger callback will report this one
   bool register_pending_ = false;
   int in_attempt_ = 0;
-  int finalizing_ = 0;  // final records appended, not yet durable
+  int finalizing_ = 0;  // settling records appended, not yet durable
+  std::size_t settled_count_ = 0;
   int workers_left_ = 0;
   bool stopping_ = false;
   bool finished_ = false;
@@ -659,7 +672,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   std::function<void(RunSummary)> done_;
 };
 
-Runner::Runner(RunOptions options, Transport& transport, LedgerWriter& ledger,
+Runner::Runner(RunOptions options, Transport& transport, LedgerLog& ledger,
                std::shared_ptr<spdlog::logger> logger)
     : impl_(std::make_shared<Impl>(std::move(options), transport, ledger, std::move(logger))) {}
 
@@ -678,8 +691,10 @@ RunSummary Runner::abandon() { return impl_->abandon(); }
 
 void Runner::close_gate() { impl_->close_gate(); }
 
+const std::vector<RunJob>& Runner::jobs() const { return impl_->jobs(); }
+
 RunSummary run_jobs(const RunOptions& options, const TransportOptions& transport_options,
-                    LedgerWriter& ledger, std::vector<RunJob> jobs,
+                    LedgerLog& ledger, std::vector<RunJob> jobs,
                     std::shared_ptr<spdlog::logger> logger) {
   auto io = std::make_unique<asio::io_context>(1);
   auto transport = make_http_transport(io->get_executor(), transport_options);
@@ -687,7 +702,7 @@ RunSummary run_jobs(const RunOptions& options, const TransportOptions& transport
   Runner runner(options, *transport, ledger, logger ? logger : spdlog::default_logger());
 
   // First SIGINT/SIGTERM: stop dispatching and drain, at most drain_timeout.
-  // A second one, or the drain timeout: stop at once (in-flight jobs are reconciled next run).
+  // A second one, or the drain timeout: stop at once (requests out are read back next run).
   std::optional<asio::signal_set> signals;
   std::optional<asio::steady_timer> drain_storage(std::in_place, *io);
   asio::steady_timer& drain = *drain_storage;
@@ -723,9 +738,12 @@ RunSummary run_jobs(const RunOptions& options, const TransportOptions& transport
   signals.reset();
   drain_storage.reset();
   io.reset();
-  ledger.flush();
-  if (auto failure = ledger.failure(); failure && !result.ledger_failure)
-    result.ledger_failure = *failure;
+  try {
+    ledger.flush();
+  } catch (const LedgerError&) {
+    // Reported below, with the summary: the ids received are printed, not lost.
+  }
+  if (auto failure = ledger.failure(); failure && !result.ledger_failure) result.ledger_failure = *failure;
   return result;
 }
 

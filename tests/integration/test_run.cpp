@@ -117,8 +117,8 @@ TEST(Integration, ThousandJobsWithFaultsAllSucceedOnceEach) {
     EXPECT_LE(v.cut_count, 1) << v.live_video_id << " was cut twice";
     auto it = jobs.find(v.project_id + "/" + v.live_video_id);
     ASSERT_NE(it, jobs.end());
-    EXPECT_EQ(it->second->state, JobState::succeeded) << it->first;
-    EXPECT_EQ(it->second->video_public_id, v.video_public_id) << it->first;
+    EXPECT_EQ(it->second->life.state, JobState::succeeded) << it->first;
+    EXPECT_EQ(it->second->life.video_public_id, v.video_public_id) << it->first;
   }
 
   // The emulator's record: the right path, auth header and body for each job.
@@ -179,13 +179,13 @@ TEST(Integration, PermanentErrorsAreRecordedAndNotRetried) {
   const auto ledger = read_ledger(f.dir / "jobs.ledger.jsonl");
   const auto jobs = by_key(ledger);
   ASSERT_EQ(jobs.size(), 5u);
-  EXPECT_EQ(jobs.at("proj1/lv1")->state, JobState::succeeded);
-  EXPECT_EQ(jobs.at("proj1/lv2")->state, JobState::succeeded);
+  EXPECT_EQ(jobs.at("proj1/lv1")->life.state, JobState::succeeded);
+  EXPECT_EQ(jobs.at("proj1/lv2")->life.state, JobState::succeeded);
   for (auto [key, status] : {std::pair{"proj1/lv5", 400}, {"proj1/nosuchvideo", 404}, {"otherproj/lv1", 403}}) {
-    EXPECT_EQ(jobs.at(key)->state, JobState::failed) << key;
-    EXPECT_EQ(jobs.at(key)->http_status, status) << key;
-    EXPECT_EQ(jobs.at(key)->attempts, 1) << key;
-    EXPECT_FALSE(jobs.at(key)->error.empty()) << key;
+    EXPECT_EQ(jobs.at(key)->life.state, JobState::failed) << key;
+    EXPECT_EQ(jobs.at(key)->life.http_status, status) << key;
+    EXPECT_EQ(jobs.at(key)->life.attempts, 1) << key;
+    EXPECT_FALSE(jobs.at(key)->life.error.empty()) << key;
   }
   std::map<std::string, int> sent;
   for (const auto& rec : f.records()) ++sent[std::string(rec.at("target").as_string())];
@@ -196,7 +196,7 @@ TEST(Integration, PermanentErrorsAreRecordedAndNotRetried) {
   // Resume: nothing final is sent again.
   const auto again = f.batchcut(f.run_args(manifest));
   EXPECT_EQ(again.exit_code, 1);
-  EXPECT_NE(again.out.find("5 of them were already final"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("5 of them were settled in the ledger already"), std::string::npos) << again.out;
 }
 
 TEST(Integration, UnauthorizedStopsTheRunAndLeavesTheRestPending) {
@@ -209,7 +209,7 @@ TEST(Integration, UnauthorizedStopsTheRunAndLeavesTheRestPending) {
   EXPECT_EQ(f.emulator->stats().cuts_made, 0u);
   const auto ledger = read_ledger(f.dir / "jobs.ledger.jsonl");
   ASSERT_EQ(ledger.jobs.size(), 50u);
-  for (const auto& j : ledger.jobs) EXPECT_EQ(j.state, JobState::pending) << j.spec.key();
+  for (const auto& j : ledger.jobs) EXPECT_EQ(j.life.state, JobState::pending) << j.spec.key();
   EXPECT_EQ((r.out + r.err).find("wrong-key"), std::string::npos);
 }
 

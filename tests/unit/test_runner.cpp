@@ -9,7 +9,7 @@
 #include <map>
 #include <random>
 
-#include "batchcut/ledger/ledger.hpp"
+#include "batchcut/ledger/writer.hpp"
 #include "batchcut/run/runner.hpp"
 
 using namespace batchcut;
@@ -96,8 +96,8 @@ RunSummary run(const RunOptions& options, LedgerWriter& ledger, Transport& trans
     JobSpec spec;
     spec.project_id = "p";
     spec.live_video_id = "lv" + std::to_string(i);
-    ledger.append_job(spec);
-    work.push_back({spec, 0, false, false});
+    append_job(ledger, spec);
+    work.push_back({spec, {}, false});
   }
   asio::io_context io(1);
   std::optional<RunSummary> summary;

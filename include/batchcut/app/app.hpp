@@ -9,17 +9,17 @@
 #include <string>
 #include <vector>
 
-#include "batchcut/net/auth.hpp"
-#include "batchcut/ledger/ledger.hpp"
+#include "batchcut/ledger/writer.hpp"
 #include "batchcut/manifest/manifest.hpp"
+#include "batchcut/net/auth.hpp"
 
 namespace batchcut {
 
 enum ExitStatus : int {
   exit_ok = 0,          // every job succeeded
   exit_some_failed = 1, // some job did not
-  exit_usage = 2,       // bad usage, config, manifest or ledger; nothing was sent
-  exit_aborted = 3,     // 401, certificate failure, ledger failure, a halt policy tripped
+  exit_usage = 2,       // bad usage, config, manifest or ledger, or the ledger is in use: nothing was sent
+  exit_aborted = 3,     // 401, certificate failure, ledger write failure, a halt policy tripped
   exit_deadline = 4,    // the --deadline passed; the rest is pending
   // 128 + signal (130 SIGINT, 143 SIGTERM): stopped by a signal; the rest is pending
 };
@@ -31,14 +31,17 @@ struct RunCommand {
   std::vector<JobState> replay_states = {JobState::retry_exhausted, JobState::pending};
   ManifestFormat format = ManifestFormat::detect;
   std::optional<std::filesystem::path> ledger;  // default: beside the manifest
-  std::string base_url = "https://livestream.vp.gjirafa.tech";
+  // Where to send. Unset: where the ledger's last run sent (its run record), else the
+  // production API. A base URL other than the ledger's needs `retarget`.
+  std::optional<std::string> base_url;
+  bool retarget = false;
   int concurrency = 8;
   double rate = 10;
   double burst = 1;
   int max_attempts = 6;
   double timeout_seconds = 60;
-  std::optional<std::filesystem::path> ca_file;
-  AuthScheme auth_scheme = AuthScheme::bearer;
+  std::optional<std::filesystem::path> ca_file;   // unset: the ledger's, if it names one
+  std::optional<AuthScheme> auth_scheme;          // unset: the ledger's, else bearer
   std::optional<std::filesystem::path> api_key_file;  // else the VP_API_KEY environment variable
   bool dry_run = false;
   bool allow_changed = false;
@@ -65,6 +68,7 @@ int validate_command(const std::filesystem::path& manifest, ManifestFormat forma
                      std::ostream& out, std::ostream& err);
 // Prints one row per job (csv or jsonl); with `as_manifest`, the jobs in `states` as a new
 // manifest (csv or yaml) for a person to edit and run.
+// `states` empty: every job for rows, failed/retry_exhausted/pending for a manifest.
 int export_command(const std::filesystem::path& ledger, const std::string& format,
                    bool as_manifest, const std::vector<JobState>& states, std::ostream& out,
                    std::ostream& err);

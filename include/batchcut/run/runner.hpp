@@ -1,18 +1,22 @@
-// The runner: takes validated jobs and drives each to a final state. It owns the flow
+// The runner: takes validated jobs, as the ledger knows them, and drives each through its
+// lifecycle (job/lifecycle.hpp) until it settles or the run stops. It owns the flow
 // scheduler -> rate limiter -> attempt -> classification -> ledger, and nothing else:
-// the transport moves bytes, the policies decide, the ledger remembers.
+// the transport moves bytes, the policies decide timing, step() decides state, and the
+// ledger remembers every event before it can matter.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "batchcut/ledger/ledger.hpp"
+#include "batchcut/job/lifecycle.hpp"
+#include "batchcut/ledger/writer.hpp"
+#include "batchcut/run/clock.hpp"
 #include "batchcut/run/policy.hpp"
 #include "batchcut/net/transport.hpp"
 
@@ -27,23 +31,23 @@ struct RunOptions {
   int concurrency = 8;
   double rate = 10;   // requests per second over all workers; 0 = unlimited
   double burst = 1;
-  int max_attempts = 6;
+  int max_attempts = 6;  // cuts per job in this run; also the reads per doubt
   std::chrono::milliseconds timeout{60000};
   BackoffPolicy backoff;
   std::uint64_t seed = 0;  // for the jitter; 0 = random
 
   // Resilience (see README "Job states"):
-  bool reconcile = true;              // GET the live video before retrying an in-doubt attempt
-  // The GET waits at least this long after the in-doubt attempt (or, for one left in
-  // flight by an earlier run, after this run starts): a backend behind a proxy that gave
-  // up, or a request from a killed run still in a socket buffer, may act a moment later.
+  bool reconcile = true;              // read the live video before cutting again when in doubt
+  // A read waits at least this long after the in-doubt attempt (or, for one left in flight
+  // by an earlier run, after this run starts): a backend behind a proxy that gave up, or a
+  // request from a killed run still in a socket buffer, may act a moment later.
   std::chrono::milliseconds reconcile_delay{2000};
-  double retry_budget_percent = 20;   // share of in-flight slots retries may hold
+  double retry_budget_percent = 20;   // share of in-flight slots retries and reads may hold
   bool adaptive_rate = true;          // AIMD on 429/503
   std::optional<std::size_t> halt_after_failures;
   std::optional<double> halt_after_failure_rate;  // 0..1
   std::size_t halt_window = 100;
-  std::optional<std::chrono::system_clock::time_point> deadline;  // nothing new after it
+  std::optional<steady_time> deadline;  // on RunClock: nothing new is sent after it
   std::chrono::milliseconds drain_timeout{30000};  // after a signal, wait this long at most
   bool handle_signals = false;        // SIGINT/SIGTERM: stop dispatching, drain, then stop
   std::chrono::milliseconds progress_interval{10000};  // 0: no progress lines
@@ -51,19 +55,24 @@ struct RunOptions {
 
 enum class StopReason { none, fatal, halted, deadline, signal, ledger };
 
-// A job handed to the runner, with what the ledger already knows about it.
+// A job handed to the runner: its spec and what the ledger knows of it. A request the ledger
+// shows out is taken as Interrupted (the caller holds the ledger's lock: its run is gone).
 struct RunJob {
   JobSpec spec;
-  int prior_attempts = 0;   // attempts made by earlier runs (attempt numbers continue)
-  bool in_doubt = false;    // an earlier attempt may have cut, unsettled: reconcile before sending
-  bool after_in_doubt = false;  // some earlier attempt may have cut: a 400 now means in_doubt
+  Lifecycle life;
+  bool reopen = false;  // settled, and to be run again: the runner records a Reopen first
+};
+
+struct UnrecordedId {
+  std::string job;  // projectId/liveVideoId
+  std::string video_public_id;
 };
 
 struct RunSummary {
-  std::map<JobState, std::size_t> states;  // final state of every job handed in
+  std::map<JobState, std::size_t> states;  // the state of every job handed in, at the end
   std::size_t requests = 0;          // stop-and-cut attempts sent (or tried)
   std::size_t retries = 0;           // of which were retries
-  std::size_t reconciles = 0;        // GETs of a live video's state
+  std::size_t reconciles = 0;        // reads of a live video's state
   std::size_t connections = 0;       // connections opened
   std::chrono::milliseconds elapsed{0};
   std::chrono::milliseconds paused{0};  // time all workers stood still on Retry-After
@@ -71,9 +80,10 @@ struct RunSummary {
   StopReason stop = StopReason::none;
   int signal = 0;                    // the signal that stopped the run
   bool forced = false;               // stopped without draining (second signal, drain timeout)
-  std::size_t abandoned = 0;         // of which jobs were left mid-request (in flight)
+  std::size_t abandoned = 0;         // jobs left with a request out (the next run reads them back)
   std::string abort_reason;
   std::optional<std::string> ledger_failure;  // the ledger could not be written
+  std::vector<UnrecordedId> unrecorded;       // ids received that the ledger may not hold
 
   double achieved_rate() const;  // requests per second
   bool stopped_early() const { return stop != StopReason::none; }
@@ -83,7 +93,7 @@ struct RunSummary {
 // `ledger`. Every job's `job` record must already be in the ledger.
 class Runner {
  public:
-  Runner(RunOptions options, Transport& transport, LedgerWriter& ledger,
+  Runner(RunOptions options, Transport& transport, LedgerLog& ledger,
          std::shared_ptr<spdlog::logger> logger);
   ~Runner();
 
@@ -91,15 +101,18 @@ class Runner {
   void start(boost::asio::any_io_executor executor, std::vector<RunJob> jobs,
              std::function<void(RunSummary)> done);
 
-  // Stops dispatching; attempts in flight finish and the rest stay pending.
+  // Stops dispatching; requests out finish and are recorded; the rest stays as it is.
   void stop(StopReason reason, std::string why, int signal = 0);
 
-  // The summary so far, for a run that was cut short without finishing; records every
-  // job not final and not in flight as pending.
+  // The summary of a run cut short without finishing (its event loop stopped); nothing more
+  // is written. Call it before the event loop goes.
   RunSummary abandon();
 
   // No ledger callback reaches the event loop after this; call it before the loop goes.
   void close_gate();
+
+  // The jobs as the runner knows them now (for tests that compare them with the ledger).
+  const std::vector<RunJob>& jobs() const;
 
   class Impl;
 
@@ -107,9 +120,9 @@ class Runner {
   std::shared_ptr<Impl> impl_;
 };
 
-// Convenience: a fresh io_context, the real transport, run to completion.
+// Convenience: a fresh io_context, the real transport, signals, run to completion.
 RunSummary run_jobs(const RunOptions& options, const TransportOptions& transport_options,
-                    LedgerWriter& ledger, std::vector<RunJob> jobs,
+                    LedgerLog& ledger, std::vector<RunJob> jobs,
                     std::shared_ptr<spdlog::logger> logger);
 
 }  // namespace batchcut

@@ -1,0 +1,38 @@
+// Which jobs a run sends, decided once from the manifest (or the replay states) and the
+// ledger: used by `run`, `replay`, `--dry-run` and the simulation test alike, so a dry run
+// says exactly what a run would do.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "batchcut/ledger/ledger.hpp"
+#include "batchcut/run/runner.hpp"
+#include "batchcut/util/diagnostic.hpp"
+
+namespace batchcut {
+
+struct Plan {
+  std::vector<RunJob> todo;             // to run, as the ledger knows them
+  std::vector<JobSpec> job_records;     // new or changed specs: their job records go first
+  std::map<JobState, std::size_t> kept; // settled jobs not sent again, by state
+  std::size_t total = 0;                // jobs in the manifest (or selected for replay)
+  std::size_t read_first = 0;           // of todo: in doubt, so their state is read before any cut
+  std::size_t changed = 0;              // of todo: sent with a spec changed since the ledger's
+  Diagnostics refused;                  // changed jobs that may not be sent; nothing is when set
+};
+
+// A run of a manifest: new jobs and unsettled ones are sent (retry_exhausted ones too);
+// succeeded, failed and in_doubt ones are kept. A job whose request changed since the ledger
+// recorded it is refused unless `allow_changed`, and always when its stream is already cut
+// (succeeded or in_doubt).
+Plan plan_run(const std::vector<JobSpec>& manifest, const std::string& manifest_name,
+              const LedgerContents& ledger, bool allow_changed);
+
+// A replay: the ledger's jobs in `states` (never succeeded ones).
+Plan plan_replay(const LedgerContents& ledger, const std::set<JobState>& states);
+
+}  // namespace batchcut
