@@ -48,46 +48,84 @@ CutVerdict cut_verdict(const Classification& c) {
   return CutVerdict::retry_in_doubt;
 }
 
+// Coroutines waiting for something handed out one at a time (a connection, a send slot):
+// due retries and reads first, then fresh jobs, each in arrival order.
+template <class T>
+class WaitQueue {
+ public:
+  using Handler = asio::any_completion_handler<void(T)>;
+
+  asio::awaitable<T> wait(asio::any_io_executor ex, bool priority) {
+    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(T)>(
+        [this, ex, priority](Handler h) { push(ex, priority, std::move(h)); }, asio::use_awaitable);
+  }
+
+  void push(asio::any_io_executor ex, bool priority, Handler h) {
+    (priority ? first_ : second_).push_back({ex, std::move(h)});
+  }
+
+  bool empty() const { return first_.empty() && second_.empty(); }
+
+  // Hands `value` to the first waiter; false when nobody waits.
+  bool hand_one(T value) {
+    auto& queue = first_.empty() ? second_ : first_;
+    if (queue.empty()) return false;
+    hand(std::move(queue.front()), value);
+    queue.pop_front();
+    return true;
+  }
+
+  void hand_all(T value) {
+    while (hand_one(value)) {
+    }
+  }
+
+  // Forgets the coroutines waiting here (they go with their event loop).
+  void drop() {
+    first_.clear();
+    second_.clear();
+  }
+
+ private:
+  struct Waiter {
+    asio::any_io_executor ex;
+    Handler handler;
+  };
+  static void hand(Waiter w, T value) {
+    asio::post(w.ex, [h = std::move(w.handler), value]() mutable { std::move(h)(value); });
+  }
+  std::deque<Waiter> first_, second_;
+};
+
 // The `concurrency` connections; a request holds one from just before pacing to its answer.
 class ConnectionPool {
  public:
-  using Handler = asio::any_completion_handler<void(Connection*)>;
-
   void add(std::unique_ptr<Connection> c) {
     idle_.push_back(c.get());
     owned_.push_back(std::move(c));
   }
 
   // A free connection, or nullptr once the pool is closed (the run is stopping).
-  asio::awaitable<Connection*> acquire(asio::any_io_executor ex) {
+  asio::awaitable<Connection*> acquire(asio::any_io_executor ex, bool priority) {
     if (closed_) co_return nullptr;
-    if (!idle_.empty()) {
+    if (!idle_.empty() && waiters_.empty()) {
       Connection* c = idle_.back();
       idle_.pop_back();
       co_return c;
     }
-    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Connection*)>(
-        [this, ex](Handler h) { waiters_.push_back({ex, std::move(h)}); }, asio::use_awaitable);
+    co_return co_await waiters_.wait(ex, priority);
   }
 
   void release(Connection* c) {
-    if (!waiters_.empty() && !closed_) {
-      hand(std::move(waiters_.front()), c);
-      waiters_.pop_front();
-    } else {
-      idle_.push_back(c);
-    }
+    if (closed_ || !waiters_.hand_one(c)) idle_.push_back(c);
   }
 
   void close() {
     closed_ = true;
-    auto waiters = std::move(waiters_);
-    waiters_.clear();
-    for (auto& w : waiters) hand(std::move(w), nullptr);
+    waiters_.hand_all(nullptr);
   }
 
-  // Forgets the coroutines waiting here (they go with their event loop).
-  void drop_waiters() { waiters_.clear(); }
+  void drop_waiters() { waiters_.drop(); }
 
   // Closes the connections: sockets go while their event loop still exists.
   void destroy() {
@@ -97,17 +135,80 @@ class ConnectionPool {
   }
 
  private:
-  struct Waiter {
-    asio::any_io_executor ex;
-    Handler handler;
-  };
-  static void hand(Waiter w, Connection* c) {
-    asio::post(w.ex, [h = std::move(w.handler), c]() mutable { std::move(h)(c); });
-  }
-
   std::vector<std::unique_ptr<Connection>> owned_;
   std::vector<Connection*> idle_;
-  std::deque<Waiter> waiters_;
+  WaitQueue<Connection*> waiters_;
+  bool closed_ = false;
+};
+
+// The one rate limiter: hands out send slots at the token bucket's pace, due retries and
+// reads first, and none while a server's Retry-After pause lasts. Unlimited and unpaused,
+// a slot is given at once.
+class Pacer {
+ public:
+  Pacer(TokenBucket& bucket) : bucket_(bucket) {}
+
+  void start(asio::any_io_executor ex) { timer_.emplace(ex); }
+
+  // True when the caller may send now; false once the run is stopping.
+  asio::awaitable<bool> acquire(asio::any_io_executor ex, bool priority) {
+    if (closed_) co_return false;
+    if (bucket_.unlimited() && pause_until_ <= RunClock::now()) co_return true;
+    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(bool)>(
+        [this, ex, priority](WaitQueue<bool>::Handler h) {
+          waiters_.push(ex, priority, std::move(h));  // queued before the pump can look
+          if (!pumping_) {
+            pumping_ = true;
+            asio::co_spawn(ex, pump(), asio::detached);
+          }
+        },
+        asio::use_awaitable);
+  }
+
+  // Nothing is sent before `until` (Retry-After). Returns how much longer the pause is now.
+  std::chrono::nanoseconds pause_until(steady_time until) {
+    const auto now = RunClock::now();
+    if (until <= pause_until_) return {};
+    const auto added = until - std::max(now, pause_until_);
+    pause_until_ = until;
+    return added;
+  }
+
+  void close() {
+    closed_ = true;
+    if (timer_) timer_->cancel();
+    waiters_.hand_all(false);
+  }
+
+  void drop_waiters() { waiters_.drop(); }
+
+ private:
+  asio::awaitable<void> pump() {
+    while (!closed_ && !waiters_.empty()) {
+      const auto now = RunClock::now();
+      if (pause_until_ > now) {
+        timer_->expires_at(pause_until_);
+        co_await timer_->wait();
+        continue;
+      }
+      if (!reserved_) reserved_ = bucket_.reserve(now);
+      if (*reserved_ > now) {
+        timer_->expires_at(*reserved_);
+        co_await timer_->wait();
+        continue;  // the pause or the stop may have come meanwhile
+      }
+      reserved_.reset();
+      waiters_.hand_one(true);
+    }
+    pumping_ = false;
+  }
+
+  TokenBucket& bucket_;
+  std::optional<RunTimer> timer_;
+  WaitQueue<bool> waiters_;
+  std::optional<steady_time> reserved_;  // the next token, taken from the bucket
+  steady_time pause_until_{};
+  bool pumping_ = false;
   bool closed_ = false;
 };
 
@@ -138,6 +239,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
              std::function<void(RunSummary)> done) {
     executor_ = executor;
     wake_.emplace(executor_);
+    pacer_.start(executor_);
     jobs_ = std::move(jobs);
     progress_.resize(jobs_.size());
     done_ = std::move(done);
@@ -188,7 +290,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     stopping_ = true;
     if (wake_) wake_->cancel();
     if (deadline_timer_) deadline_timer_->cancel();
-    for (auto* t : pace_timers_) t->cancel();  // nobody waits out a pause that no longer matters
+    pacer_.close();  // nobody waits out a pause that no longer matters
     connections_.close();
   }
 
@@ -204,6 +306,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     // The coroutines waiting here go now, while their event loop exists.
     durable_waiters_.clear();
     connections_.drop_waiters();
+    pacer_.drop_waiters();
     connections_.destroy();
     summary_.forced = true;
     RunSummary s = close_summary();
@@ -302,33 +405,10 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     notify();
   }
 
-  // ---- pacing: the shared pause (Retry-After), then one token from the one bucket ----
-
-  asio::awaitable<bool> pace(RunTimer& timer) {
-    for (;;) {
-      if (stopping_) co_return false;
-      auto now = RunClock::now();
-      if (pause_until_ > now) {
-        timer.expires_at(pause_until_);
-        co_await timer.wait();
-        continue;
-      }
-      const auto go = bucket_.reserve(now);
-      if (go > now) {
-        timer.expires_at(go);
-        co_await timer.wait();
-      }
-      if (stopping_) co_return false;
-      if (pause_until_ <= RunClock::now()) co_return true;
-    }
-  }
+  // ---- pacing ----
 
   void pause_all(milliseconds for_how_long) {
-    const auto now = RunClock::now();
-    const auto until = now + for_how_long;
-    if (until <= pause_until_) return;
-    summary_.paused += std::chrono::duration_cast<milliseconds>(until - std::max(now, pause_until_));
-    pause_until_ = until;
+    summary_.paused += std::chrono::duration_cast<milliseconds>(pacer_.pause_until(RunClock::now() + for_how_long));
     log_->debug("server asked to wait: pausing all workers for {} ms", for_how_long.count());
   }
 
@@ -350,23 +430,14 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   // ---- one worker: one job at a time ----
 
   asio::awaitable<void> worker() {
-    RunTimer timer(executor_);
-    pace_timers_.insert(&timer);
-    struct Unregister {
-      Impl* self;
-      RunTimer* timer;
-      ~Unregister() {
-        if (!self->abandoned_) self->pace_timers_.erase(timer);
-      }
-    } unregister{this, &timer};
     for (;;) {
       const std::optional<Pick> pick = co_await next_job();
       if (!pick) break;
-      co_await attempt(*pick, timer);
+      co_await attempt(*pick);
     }
   }
 
-  asio::awaitable<void> attempt(Pick pick, RunTimer& timer) {
+  asio::awaitable<void> attempt(Pick pick) {
     ++in_attempt_;
     struct Leave {
       Impl* self;
@@ -380,8 +451,8 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     } leave{this, pick};
 
     switch (next_step(jobs_[pick.idx].life, budget(pick.idx))) {
-      case Next::cut: co_await cut(pick.idx, timer); break;
-      case Next::read: co_await read_back(pick.idx, timer); break;
+      case Next::cut: co_await cut(pick.idx, pick.retry); break;
+      case Next::read: co_await read_back(pick.idx); break;
       case Next::give_up: give_up(pick.idx); break;
       case Next::none: break;
     }
@@ -401,13 +472,14 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     }
   };
 
-  // A connection and a token, or false once the run is stopping.
-  asio::awaitable<bool> ready_to_send(Lease& lease, RunTimer& timer) {
-    lease.connection = co_await connections_.acquire(executor_);
-    co_return lease.connection && co_await pace(timer);
+  // A connection and a send slot, or false once the run is stopping. Retries and reads get
+  // both before fresh jobs do.
+  asio::awaitable<bool> ready_to_send(Lease& lease, bool retry) {
+    lease.connection = co_await connections_.acquire(executor_, retry);
+    co_return lease.connection && co_await pacer_.acquire(executor_, retry);
   }
 
-  asio::awaitable<void> cut(std::size_t idx, RunTimer& timer) {
+  asio::awaitable<void> cut(std::size_t idx, bool retry) {
     RunJob& job = jobs_[idx];
     Progress& p = progress_[idx];
     const int number = job.life.attempts + 1;
@@ -415,7 +487,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     // --no-reconcile: next_step() sends a cut while in doubt only then.
     co_await durable(apply(idx, Dispatch{Op::cut, number, job.life.doubt}));
     Lease lease(this, nullptr);
-    if (ledger_failed() || !co_await ready_to_send(lease, timer)) {
+    if (ledger_failed() || !co_await ready_to_send(lease, retry)) {
       apply(idx, Withdraw{number});  // never sent: the run stopped first
       co_return;
     }
@@ -452,11 +524,11 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   // Reads the live video while in doubt: can it still be cut?
-  asio::awaitable<void> read_back(std::size_t idx, RunTimer& timer) {
+  asio::awaitable<void> read_back(std::size_t idx) {
     RunJob& job = jobs_[idx];
     Progress& p = progress_[idx];
     Lease lease(this, nullptr);
-    if (!co_await ready_to_send(lease, timer)) co_return;  // stopping: still in doubt
+    if (!co_await ready_to_send(lease, true)) co_return;  // stopping: still in doubt
     const int number = ++p.reads;
     ++summary_.reconciles;
     apply(idx, Dispatch{Op::read, number});  // a GET changes nothing: no need to wait for disk
@@ -649,14 +721,13 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   std::optional<RunTimer> wake_;
   std::optional<RunTimer> deadline_timer_;
   std::optional<RunTimer> progress_timer_;
-  std::set<RunTimer*> pace_timers_;
   ConnectionPool connections_;
+  Pacer pacer_{bucket_};
   std::vector<RunJob> jobs_;
   std::vector<Progress> progress_;
   std::deque<std::size_t> fresh_;  // never tried in this run, next step a cut: in manifest order
   using Due = std::pair<steady_time, std::size_t>;
   std::priority_queue<Due, std::vector<Due>, std::greater<>> delayed_;  // retries and reads
-  steady_time pause_until_{};
   std::vector<DurableWaiter> durable_waiters_;
   LedgerLog::Seq durable_seq_ = 0;     // every record up to here is on disk
   LedgerLog::Seq registered_seq_ = 0;  // a ledger callback will report this one
