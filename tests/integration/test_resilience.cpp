@@ -12,82 +12,12 @@
 
 #include "batchcut/emulator/emulator.hpp"
 #include "batchcut/ledger/writer.hpp"
+#include "emulated.hpp"
 #include "support.hpp"
 
 using namespace batchcut;
 using namespace batchcut::test;
 namespace json = boost::json;
-
-namespace {
-
-constexpr const char* api_key = "resilience-key";
-
-std::string manifest_csv(int n, const std::string& project = "proj1") {
-  std::string s = "projectId,liveVideoId,videoVisibilityOptionId,fromMilisecond,toMilisecond\n";
-  for (int i = 0; i < n; ++i)
-    s += project + ",lv" + std::to_string(i) + ",2," + std::to_string(i) + "," + std::to_string(i + 60000) + "\n";
-  return s;
-}
-
-EmulatorOptions tls_options(const TempDir& dir, int videos) {
-  EmulatorOptions o;
-  o.api_key = api_key;
-  o.projects = {"proj1"};
-  o.videos_per_project = videos;
-  o.tls = EmulatorTls::self_signed;
-  o.ca_out = dir / "ca.pem";
-  o.record = dir / "record.jsonl";
-  o.threads = 2;
-  return o;
-}
-
-std::vector<std::string> run_args(const std::string& verb, const std::filesystem::path& target,
-                                  const Emulator& e, const TempDir& dir,
-                                  std::vector<std::string> extra = {}) {
-  std::vector<std::string> a{verb, target.string(), "--base-url", e.base_url(), "--ca-file",
-                             (dir / "ca.pem").string(), "--rate", "0", "--concurrency", "16"};
-  a.insert(a.end(), extra.begin(), extra.end());
-  return a;
-}
-
-const std::vector<std::string> key_env{std::string("VP_API_KEY=") + api_key};
-
-// The guarantees every test ends with: each job final as succeeded or in_doubt, no live
-// video cut twice, and every id the emulator delivered is in the ledger under its job.
-// With `allow_lost_in_crash`, an id delivered to a client that was then killed before it
-// could record it may be missing, but only for a job the ledger honestly calls in_doubt.
-void expect_nothing_lost_nothing_twice(Emulator& emulator, const std::filesystem::path& ledger_path,
-                                       std::size_t jobs, bool allow_lost_in_crash) {
-  emulator.stop();  // settles the delivered counts
-  const auto ledger = read_ledger(ledger_path);
-  ASSERT_TRUE(ledger.errors.empty()) << ledger.errors.front().to_string();
-  ASSERT_EQ(ledger.jobs.size(), jobs);
-  std::map<std::string, const JobRecord*> by_key;
-  for (const auto& j : ledger.jobs) {
-    by_key[j.spec.key()] = &j;
-    EXPECT_TRUE(j.life.state == JobState::succeeded || j.life.state == JobState::in_doubt)
-        << j.spec.key() << " ended " << to_string(j.life.state) << ": " << j.life.error;
-  }
-  EXPECT_EQ(emulator.stats().repeated_cuts, 0u);
-  std::size_t delivered = 0;
-  for (const auto& v : emulator.videos()) {
-    EXPECT_LE(v.cut_count, 1) << v.live_video_id << " was cut twice";
-    const auto it = by_key.find(v.project_id + "/" + v.live_video_id);
-    if (it == by_key.end()) continue;
-    if (v.id_delivered) {
-      ++delivered;
-      if (allow_lost_in_crash && it->second->life.state == JobState::in_doubt) continue;
-      EXPECT_EQ(it->second->life.state, JobState::succeeded) << it->first;
-      EXPECT_EQ(it->second->life.video_public_id, v.video_public_id) << it->first;
-    }
-    if (it->second->life.state == JobState::succeeded) {
-      EXPECT_EQ(v.cut_count, 1) << it->first;
-    }
-  }
-  EXPECT_GT(delivered, 0u);
-}
-
-}  // namespace
 
 TEST(Resilience, HeavyFaultsEndSucceededOrInDoubtAndNeverCutTwice) {
   TempDir dir;
@@ -320,33 +250,6 @@ TEST(Resilience, ChangedJobIsRefusedUnlessAllowed) {
   EXPECT_EQ(replay_done.exit_code, 2);
   EXPECT_EQ(emulator.stats().repeated_cuts, 0u);
   EXPECT_EQ(emulator.stats().cuts_made, 3u);
-}
-
-namespace {
-
-// Runs batchcut as a child and sends it `signals` (in order) from the emulator's thread
-// as request number `at` arrives.
-struct SignalledRun {
-  std::atomic<int> pid{-1};
-  std::atomic<std::uint64_t> at{0};
-  std::vector<int> signals;
-  void on_request(std::uint64_t n) {
-    if (n != at.load() || pid.load() <= 0) return;
-    for (int s : signals) ::kill(pid.load(), s);
-  }
-  ProcessResult run(const std::vector<std::string>& args, const TempDir& dir) {
-    auto child = start_process(BATCHCUT_BINARY, args, key_env, dir.path());
-    pid = child.pid;
-    auto result = child.wait(120);
-    pid = -1;
-    return result;
-  }
-};
-
-std::size_t count_state(const LedgerContents& l, JobState s) {
-  std::size_t n = 0;
-  for (const auto& j : l.jobs) n += j.life.state == s;
-  return n;
 }
 
 }  // namespace
