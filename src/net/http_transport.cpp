@@ -65,8 +65,7 @@ class HttpConnection final : public Connection {
   template <class Stream>
   asio::awaitable<void> exchange(Stream& stream, const HttpRequest& request, deadline_t deadline,
                                  AttemptResult& r);
-  bool peer_closed_or_spoke();
-  std::chrono::steady_clock::time_point last_used_{};  // when the last answer was read
+  bool idle_and_clean();
 
   HttpTransport& transport_;
   std::string host_header_;  // computed once
@@ -140,23 +139,26 @@ class HttpTransport final : public Transport {
 HttpConnection::HttpConnection(HttpTransport& transport)
     : transport_(transport), host_header_(transport.options_.base.host_header()) {}
 
-// A kept-alive connection the server closed while it sat idle (or one with stray bytes on
-// it) must not carry the next request: the write would "succeed" into a dead socket and the
-// attempt would look in doubt. A non-blocking peek tells before anything is sent.
-bool HttpConnection::peer_closed_or_spoke() {
+// A kept-alive connection may carry the next request only if nothing is waiting on it: bytes
+// that arrived before the request was written belong to no request of ours, and reading them
+// as its answer would give this job another job's id. Nor may the server have closed it: the
+// write would "succeed" into a dead socket and the attempt would look in doubt. Checked before
+// every reuse: Beast's buffer, OpenSSL's buffers, then a non-blocking peek at the socket.
+bool HttpConnection::idle_and_clean() {
+  if (buffer_.size() > 0) return false;
+  if (tls_) {
+    SSL* ssl = tls_->native_handle();
+    // Records OpenSSL holds (decrypted or not), and bytes in Asio's BIO pair not yet read.
+    if (SSL_has_pending(ssl) || BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0) return false;
+  }
   char byte;
   const ssize_t n = ::recv(lowest().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n == 0 || n > 0) return true;
-  return !(errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+  if (n >= 0) return false;  // data, or 0: the server closed
+  return errno == EAGAIN || errno == EWOULDBLOCK;
 }
 
 asio::awaitable<bool> HttpConnection::ensure_connected(deadline_t deadline, AttemptResult& r) {
-  // The peek costs a syscall, so it is made only for a connection that sat idle a while:
-  // servers close idle connections after seconds (Varnish 5 s, nginx 75 s), not at once.
-  if (connected_ && buffer_.size() == 0 &&
-      (std::chrono::steady_clock::now() - last_used_ < transport_.options_.idle_check_after ||
-       !peer_closed_or_spoke()))
-    co_return true;
+  if (connected_ && idle_and_clean()) co_return true;
   close();
   tcp::resolver::results_type endpoints;
   if (auto ec = co_await transport_.endpoints(endpoints, deadline)) {
@@ -292,9 +294,8 @@ asio::awaitable<void> HttpConnection::exchange(Stream& stream, const HttpRequest
     co_return;
   }
   r.body = std::move(parser.get().body());
-  last_used_ = std::chrono::steady_clock::now();
-  // Stray bytes after a complete answer belong to no request of ours: start afresh.
-  if (!parser.get().keep_alive() || buffer_.size() > 0) close();
+  // Stray bytes after the answer are caught before the next request (idle_and_clean).
+  if (!parser.get().keep_alive()) close();
 }
 
 asio::awaitable<AttemptResult> HttpConnection::round_trip(const HttpRequest& request,

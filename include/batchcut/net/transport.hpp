@@ -44,9 +44,6 @@ struct TransportOptions {
   std::string authorization;  // the full header value; never logged
   std::size_t max_body = 1 << 20;  // answers with a larger body are cut off (too_large)
   std::string user_agent = "batchcut/0.1";
-  // A kept-alive connection idle at least this long is checked (a non-blocking peek) for a
-  // close by the server before it carries a request.
-  std::chrono::milliseconds idle_check_after{1000};
 };
 
 // Beast over TCP or TLS (OpenSSL, peer + host name verification, SNI). Throws
