@@ -264,6 +264,7 @@ asio::awaitable<void> HttpConnection::exchange(Stream& stream, const HttpRequest
   boost::system::error_code read_ec;
   for (;;) {
     parser_storage.emplace();
+    parser_storage->header_limit(opts.max_header);
     parser_storage->body_limit(opts.max_body);
     auto [ec, read] = co_await http::async_read(stream, buffer_, *parser_storage, token);
     read_ec = ec;

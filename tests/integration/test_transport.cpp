@@ -206,3 +206,18 @@ TEST(Transport, BytesThatArriveAfterAnAnswerWasReadAreNotTheNextAnswer) {
   EXPECT_NE(second.body.find("vod-c2-1"), std::string::npos) << second.body;  // a new connection
   EXPECT_EQ(server.connections, 2);
 }
+
+TEST(Transport, AnAnswerWithA40KiBHeaderIsReadWithItsId) {
+  asio::io_context io;
+  ScriptedServer server(io);
+  // A CDN's long Content-Security-Policy: five times Beast's default header limit.
+  const std::string csp = "Content-Security-Policy: default-src 'self'" + std::string(40 * 1024, 'x') + "\r\n";
+  server.script = [&](int, int) { return ok("vod-big-header", csp); };
+  asio::co_spawn(io, server.serve(), asio::detached);
+  Client client(io, server.port());
+  auto r = client.send("/a");
+  EXPECT_EQ(r.error, TransportError::none) << r.error_text;
+  const auto c = classify(r);
+  EXPECT_EQ(c.verdict, Verdict::success) << c.error;
+  EXPECT_EQ(c.video_public_id, "vod-big-header");
+}
