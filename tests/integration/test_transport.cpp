@@ -113,8 +113,9 @@ struct Client {
   }
   // One round trip, run on the loop with a hang guard.
   AttemptResult send(const std::string& target) {
+    const HttpRequest request{true, target, "{}"};  // round_trip holds a reference to it
     std::optional<AttemptResult> out;
-    asio::co_spawn(io, connection->round_trip({true, target, "{}"}, 5s),
+    asio::co_spawn(io, connection->round_trip(request, 5s),
                    [&](std::exception_ptr, AttemptResult r) { out = std::move(r); });
     while (!out) {
       if (io.run_one_for(10s) == 0) break;  // hang guard
