@@ -8,6 +8,7 @@
 #include <boost/asio.hpp>
 #include <functional>
 
+#include "batchcut/emulator/emulator.hpp"
 #include "batchcut/net/transport.hpp"
 
 using namespace batchcut;
@@ -104,16 +105,18 @@ struct Client {
   asio::io_context& io;
   std::unique_ptr<Transport> transport;
   std::unique_ptr<Connection> connection;
-  Client(asio::io_context& io, std::uint16_t port) : io(io) {
+  Client(asio::io_context& io, std::uint16_t port)
+      : Client(io, "http://127.0.0.1:" + std::to_string(port), "Bearer k") {}
+  Client(asio::io_context& io, const std::string& base_url, const std::string& authorization) : io(io) {
     TransportOptions o;
-    o.base = *parse_base_url("http://127.0.0.1:" + std::to_string(port));
-    o.authorization = "Bearer k";
+    o.base = *parse_base_url(base_url);
+    o.authorization = authorization;
     transport = make_http_transport(io.get_executor(), o);
     connection = transport->make_connection();
   }
   // One round trip, run on the loop with a hang guard.
-  AttemptResult send(const std::string& target) {
-    const HttpRequest request{true, target, "{}"};  // round_trip holds a reference to it
+  AttemptResult send(const std::string& target, const std::string& body = "{}") {
+    const HttpRequest request{true, target, body};  // round_trip holds a reference to it
     std::optional<AttemptResult> out;
     asio::co_spawn(io, connection->round_trip(request, 5s),
                    [&](std::exception_ptr, AttemptResult r) { out = std::move(r); });
@@ -221,4 +224,23 @@ TEST(Transport, AnAnswerWithA40KiBHeaderIsReadWithItsId) {
   const auto c = classify(r);
   EXPECT_EQ(c.verdict, Verdict::success) << c.error;
   EXPECT_EQ(c.video_public_id, "vod-big-header");
+}
+
+TEST(Transport, TheEmulatorsCdnSizedHeaderStillYieldsTheId) {
+  EmulatorOptions eo;
+  eo.projects = {"p1"};
+  eo.videos_per_project = 1;
+  eo.api_key = "k";
+  eo.faults.extra_header_bytes = 40 * 1024;
+  Emulator emu(eo);
+  emu.start();
+  asio::io_context io;
+  Client client(io, emu.base_url(), "Bearer k");
+  auto r = client.send("/api/v2/p1/live-videos/lv0/stop-and-cut", R"({"videoVisibilityOptionId":1})");
+  EXPECT_EQ(r.error, TransportError::none) << r.error_text;
+  const auto c = classify(r);
+  EXPECT_EQ(c.verdict, Verdict::success) << c.error;
+  ASSERT_EQ(emu.videos().size(), 1u);
+  EXPECT_EQ(c.video_public_id, emu.videos()[0].video_public_id);
+  EXPECT_FALSE(c.video_public_id.empty());
 }
