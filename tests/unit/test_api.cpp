@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 
 #include "batchcut/net/api.hpp"
+#include "batchcut/net/loopback.hpp"
 #include "batchcut/util/time_util.hpp"
 
 using namespace batchcut;
@@ -236,4 +237,32 @@ TEST(LiveVideo, ReadsCanStopAndCut) {
   EXPECT_FALSE(parse_can_stop_and_cut(R"({"result":{"canStopAndCut":true,"liveStatus":"Processing"}})"));
   EXPECT_EQ(parse_can_stop_and_cut(R"({"result":{"canStopAndCut":false,"liveStatus":"Processing"}})"), false);
   EXPECT_EQ(parse_can_stop_and_cut(R"({"result":{"canStopAndCut":true,"liveStatus":"Live"}})"), true);
+}
+
+TEST(ClearText, AcceptsOnlyHostsWhoseEveryAddressIsLoopback) {
+  for (const char* host : {"127.0.0.1", "localhost", "::1", "127.0.0.2", "127.255.255.254"})
+    EXPECT_EQ(clear_text_refusal(host, 8080), std::nullopt) << host;
+
+  // "127." as text is not an address: with no such name, it does not resolve.
+  const auto named = clear_text_refusal("127.attacker.example", 80);
+  ASSERT_TRUE(named);
+  EXPECT_NE(named->find("127.attacker.example does not resolve"), std::string::npos) << *named;
+  for (const char* host : {"10.1.2.3", "192.0.2.1", "0.0.0.0", "::", "2001:db8::1", "::ffff:10.1.2.3"}) {
+    const auto refused = clear_text_refusal(host, 80);
+    ASSERT_TRUE(refused) << host;
+    EXPECT_NE(refused->find("not a loopback address"), std::string::npos) << *refused;
+    EXPECT_EQ(refused->find('\n'), std::string::npos);
+  }
+}
+
+TEST(ClearText, LoopbackAddressesIncludeMappedIpv4) {
+  namespace ip = boost::asio::ip;
+  EXPECT_TRUE(is_loopback(ip::make_address("127.0.0.1")));
+  EXPECT_TRUE(is_loopback(ip::make_address("127.9.8.7")));
+  EXPECT_TRUE(is_loopback(ip::make_address("::1")));
+  EXPECT_TRUE(is_loopback(ip::make_address("::ffff:127.0.0.1")));
+  EXPECT_FALSE(is_loopback(ip::make_address("::ffff:10.0.0.1")));
+  EXPECT_FALSE(is_loopback(ip::make_address("128.0.0.1")));
+  EXPECT_FALSE(is_loopback(ip::make_address("126.255.255.255")));
+  EXPECT_FALSE(is_loopback(ip::make_address("::127.0.0.1")));  // IPv4-compatible, not mapped
 }
