@@ -14,6 +14,7 @@
 #include <boost/beast/ssl.hpp>
 #include <variant>
 
+#include "batchcut/net/loopback.hpp"
 #include "batchcut/net/transport.hpp"
 
 namespace batchcut {
@@ -103,7 +104,6 @@ class HttpTransport final : public Transport {
   }
   std::size_t connections_opened() const override { return connections_opened_; }
 
-  // Resolves once and caches: thousands of reconnects must not each hit the resolver.
   // Resolves once and caches: thousands of reconnects must not each hit the resolver. The
   // lookup is bounded by the attempt's deadline (a hung DNS server must not hang the run),
   // and a failed connect drops the cache (the address may have moved overnight).
@@ -160,13 +160,24 @@ bool HttpConnection::idle_and_clean() {
 asio::awaitable<bool> HttpConnection::ensure_connected(deadline_t deadline, AttemptResult& r) {
   if (connected_ && idle_and_clean()) co_return true;
   close();
+  const auto& opts = transport_.options_;
   tcp::resolver::results_type endpoints;
   if (auto ec = co_await transport_.endpoints(endpoints, deadline)) {
     r.error = TransportError::resolve;
-    r.error_text = transport_.options_.base.host + ": " + ec.message();
+    r.error_text = opts.base.host + ": " + ec.message();
     co_return false;
   }
-  const auto& opts = transport_.options_;
+  // At every connect: a name that moved off this machine during the run gets nothing.
+  if (opts.loopback_only) {
+    for (const auto& entry : endpoints) {
+      if (is_loopback(entry.endpoint().address())) continue;
+      r.error = TransportError::resolve;
+      r.error_text = opts.base.host + " resolves to " + entry.endpoint().address().to_string() +
+                     ", which is not a loopback address: the key would leave in clear text";
+      transport_.forget_endpoints();
+      co_return false;
+    }
+  }
   if (opts.base.tls)
     tls_.emplace(transport_.executor_, transport_.tls_context_);
   else

@@ -107,10 +107,14 @@ struct Client {
   std::unique_ptr<Connection> connection;
   Client(asio::io_context& io, std::uint16_t port)
       : Client(io, "http://127.0.0.1:" + std::to_string(port), "Bearer k") {}
-  Client(asio::io_context& io, const std::string& base_url, const std::string& authorization) : io(io) {
-    TransportOptions o;
-    o.base = *parse_base_url(base_url);
-    o.authorization = authorization;
+  Client(asio::io_context& io, const std::string& base_url, const std::string& authorization)
+      : Client(io, [&] {
+          TransportOptions o;
+          o.base = *parse_base_url(base_url);
+          o.authorization = authorization;
+          return o;
+        }()) {}
+  Client(asio::io_context& io, TransportOptions o) : io(io) {
     transport = make_http_transport(io.get_executor(), o);
     connection = transport->make_connection();
   }
@@ -243,4 +247,30 @@ TEST(Transport, TheEmulatorsCdnSizedHeaderStillYieldsTheId) {
   ASSERT_EQ(emu.videos().size(), 1u);
   EXPECT_EQ(c.video_public_id, emu.videos()[0].video_public_id);
   EXPECT_FALSE(c.video_public_id.empty());
+}
+
+TEST(Transport, LoopbackOnlyConnectsToLoopbackAndNowhereElse) {
+  asio::io_context io;
+  ScriptedServer server(io);
+  server.script = [](int, int n) { return ok("vod-" + std::to_string(n)); };
+  asio::co_spawn(io, server.serve(), asio::detached);
+  auto options = [&](const std::string& host) {
+    TransportOptions o;
+    o.base = *parse_base_url("http://" + host + ":" + std::to_string(server.port()));
+    o.authorization = "Bearer k";
+    o.loopback_only = true;
+    return o;
+  };
+  Client local(io, options("localhost"));
+  EXPECT_EQ(local.send("/a").status, 200);
+  EXPECT_EQ(server.requests, 1);
+
+  // A documentation-only address (TEST-NET-1): refused before any connect.
+  Client remote(io, options("192.0.2.1"));
+  auto r = remote.send("/b");
+  EXPECT_EQ(r.error, TransportError::resolve) << r.error_text;
+  EXPECT_FALSE(r.request_sent);
+  EXPECT_NE(r.error_text.find("192.0.2.1, which is not a loopback address"), std::string::npos) << r.error_text;
+  EXPECT_EQ(remote.transport->connections_opened(), 0u);
+  EXPECT_FALSE(classify(r).ambiguous);
 }

@@ -48,6 +48,9 @@ struct TransportOptions {
   // a CDN's Content-Security-Policy alone can pass it, and every success would be in doubt.
   std::uint32_t max_header = 128 * 1024;
   std::string user_agent = "batchcut/0.1";
+  // Connect only when every address the host resolves to is loopback (see loopback.hpp):
+  // for clear text, so a DNS change during a run cannot send the key off this machine.
+  bool loopback_only = false;
 };
 
 // Beast over TCP or TLS (OpenSSL, peer + host name verification, SNI). Throws
