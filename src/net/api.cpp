@@ -259,6 +259,14 @@ Classification classify(const AttemptResult& r, std::chrono::system_clock::time_
   if (r.error != TransportError::none) c.error += " (" + std::string(to_string(r.error)) + ")";
 
   const int s = r.status;
+  if (s < 200) {
+    // An interim answer with nothing after it: the request was sent, and no final status
+    // says whether the backend acted.
+    c.verdict = Verdict::retry;
+    c.ambiguous = true;
+    c.error += ": no final answer";
+    return c;
+  }
   if (s >= 200 && s < 300) {
     if (r.error == TransportError::none && plausible_id(env.video_public_id)) {
       c.verdict = Verdict::success;
@@ -289,8 +297,8 @@ Classification classify(const AttemptResult& r, std::chrono::system_clock::time_
         c.ambiguous = true;
         return c;
       }
-      // 400, 403, 404 and every other 4xx, 3xx or 1xx: this job will not succeed by
-      // repeating it, and the server says it did not act.
+      // 400, 403, 404 and every other 4xx or 3xx: this job will not succeed by repeating
+      // it, and the server says it did not act.
       c.verdict = Verdict::permanent;
       return c;
   }

@@ -268,9 +268,10 @@ asio::awaitable<void> HttpConnection::exchange(Stream& stream, const HttpRequest
   }
   r.request_sent = true;
 
-  // Read the answer, with a cap on its body. An interim 1xx answer (100 Continue, 103
-  // Early Hints) is not the answer: read on, or its real answer would be left on the
-  // connection for the next job to take as its own.
+  // Read the answer, with a cap on its body. An interim 1xx answer (100 Continue, 101
+  // Switching Protocols, 103 Early Hints) is not the answer: read on, or its real answer
+  // would be left on the connection for the next job to take as its own. A 101 is skipped
+  // too: we asked for no upgrade, and only a final status says whether the cut happened.
   std::optional<http::response_parser<http::string_body>> parser_storage;
   boost::system::error_code read_ec;
   for (;;) {
@@ -280,7 +281,7 @@ asio::awaitable<void> HttpConnection::exchange(Stream& stream, const HttpRequest
     auto [ec, read] = co_await http::async_read(stream, buffer_, *parser_storage, token);
     read_ec = ec;
     const unsigned status = parser_storage->is_header_done() ? parser_storage->get().result_int() : 0;
-    if (read_ec || status < 100 || status >= 200 || status == 101) break;
+    if (read_ec || status < 100 || status >= 200) break;
   }
   auto& parser = *parser_storage;
   if (parser.is_header_done()) {

@@ -274,3 +274,34 @@ TEST(Transport, LoopbackOnlyConnectsToLoopbackAndNowhereElse) {
   EXPECT_EQ(remote.transport->connections_opened(), 0u);
   EXPECT_FALSE(classify(r).ambiguous);
 }
+
+const std::string switching_protocols =
+    "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+
+TEST(Transport, A101IsSkippedAndTheFinalAnswerRead) {
+  asio::io_context io;
+  ScriptedServer server(io);
+  server.script = [](int, int n) { return switching_protocols + ok("vod-" + std::to_string(n)); };
+  asio::co_spawn(io, server.serve(), asio::detached);
+  Client client(io, server.port());
+  auto r = client.send("/a");
+  EXPECT_EQ(r.error, TransportError::none) << r.error_text;
+  const auto c = classify(r);
+  EXPECT_EQ(c.verdict, Verdict::success) << c.error;
+  EXPECT_EQ(c.video_public_id, "vod-1");
+}
+
+TEST(Transport, A101ThenACloseIsInDoubtNotFailed) {
+  asio::io_context io;
+  ScriptedServer server(io);
+  server.script = [](int, int) { return switching_protocols; };
+  server.hang_up_after = [](int, int) { return true; };
+  asio::co_spawn(io, server.serve(), asio::detached);
+  Client client(io, server.port());
+  auto r = client.send("/a");
+  EXPECT_TRUE(r.request_sent);
+  EXPECT_EQ(r.error, TransportError::closed) << r.error_text;
+  const auto c = classify(r);
+  EXPECT_EQ(c.verdict, Verdict::retry) << c.error;
+  EXPECT_TRUE(c.ambiguous);
+}

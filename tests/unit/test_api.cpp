@@ -175,6 +175,14 @@ TEST(Classify, ServerErrorsAreRetriedAndInDoubt) {
   }
 }
 
+TEST(Classify, AnInterimStatusAsTheAnswerIsInDoubtNeverPermanent) {
+  for (int s : {100, 101, 102, 103, 199}) {
+    auto c = classify(answer(s, ""));
+    EXPECT_EQ(c.verdict, Verdict::retry) << s;
+    EXPECT_TRUE(c.ambiguous) << s;
+  }
+}
+
 TEST(Classify, RateLimitIsRetriedAndNotInDoubt) {
   auto c = classify(answer(429, "", "7"));
   EXPECT_EQ(c.verdict, Verdict::retry);
