@@ -100,6 +100,38 @@ TEST(Request, TargetsFollowTheApi) {
             "/gw/api/v2/proj_1/live-videos/lv-42/stop-and-cut");
 }
 
+// The path's segments, as a server splits them (the query, if any, cut off).
+std::vector<std::string> segments(const std::string& target) {
+  std::vector<std::string> out;
+  const std::string path = target.substr(0, target.find('?'));
+  for (std::size_t start = 1; start <= path.size();) {
+    const auto end = std::min(path.find('/', start), path.size());
+    out.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+TEST(Request, CraftedIdsCannotLeaveTheirPathSegment) {
+  auto base = *parse_base_url("https://h/gw");
+  auto crafted = job(RangeKind::whole);
+  crafted.live_video_id = "../../admin?x=";
+  const auto cut = stop_and_cut_target(base, crafted);
+  EXPECT_EQ(cut, "/gw/api/v2/proj_1/live-videos/..%2F..%2Fadmin%3Fx%3D/stop-and-cut");
+  EXPECT_EQ(cut.find('?'), std::string::npos);
+  EXPECT_EQ(segments(cut), (std::vector<std::string>{"gw", "api", "v2", "proj_1", "live-videos",
+                                                     "..%2F..%2Fadmin%3Fx%3D", "stop-and-cut"}));
+  EXPECT_EQ(segments(live_video_target(base, crafted)).size(), 6u);
+
+  crafted.project_id = "p\r\nX: y";
+  crafted.live_video_id = "lv#frag\r\n\xff";
+  for (const auto& t : {stop_and_cut_target(base, crafted), live_video_target(base, crafted)}) {
+    EXPECT_EQ(t.find_first_of("\r\n #"), std::string::npos) << t;
+    for (unsigned char c : t) EXPECT_TRUE(c > 0x20 && c < 0x7f) << t;
+  }
+  EXPECT_EQ(live_video_target(base, crafted), "/gw/api/v1/p%0D%0AX%3A%20y/live-videos/lv%23frag%0D%0A%FF");
+}
+
 TEST(Request, MillisecondBodySendsDatesAsNull) {
   const auto v = json::parse(stop_and_cut_body(job(RangeKind::ms)));
   const auto& o = v.as_object();
