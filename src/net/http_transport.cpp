@@ -2,7 +2,9 @@
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <string_view>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
@@ -33,6 +35,25 @@ bool is_ip_literal(const std::string& host) {
   boost::system::error_code ec;
   asio::ip::make_address(host, ec);
   return !ec;
+}
+
+// Why a request target cannot go on the request line as it is, or nullptr when it can: only
+// origin form and visible ASCII (a CR, LF or space would end the line and let the rest become
+// headers), and no "." or ".." segment, which a server or proxy resolves into another path.
+const char* target_refusal(std::string_view target) {
+  if (target.empty() || target.front() != '/') return "not a path";
+  for (const char ch : target) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x21 || c > 0x7e) return "a byte outside visible ASCII";
+  }
+  const auto path = target.substr(0, target.find('?'));
+  for (std::size_t start = 1; start <= path.size();) {
+    const auto end = std::min(path.find('/', start), path.size());
+    const auto segment = path.substr(start, end - start);
+    if (segment == "." || segment == "..") return "a dot segment";
+    start = end + 1;
+  }
+  return nullptr;
 }
 
 bool is_verify_failure(const boost::system::error_code& ec) {
@@ -229,9 +250,9 @@ template <class Stream>
 asio::awaitable<void> HttpConnection::exchange(Stream& stream, const HttpRequest& request,
                                                deadline_t deadline, AttemptResult& r) {
   const auto& opts = transport_.options_;
-  // The request is small and every part of it is ours (ids validated, the key checked for
-  // header-safe characters at start-up), so it is written as one buffer: no field map, no
-  // serializer, one allocation.
+  // The request is small and every part of it is ours (the target checked in round_trip, the
+  // key checked for header-safe characters at start-up), so it is written as one buffer: no
+  // field map, no serializer, one allocation.
   std::string& wire = wire_;
   wire.clear();
   wire += request.post ? "POST " : "GET ";
@@ -316,7 +337,11 @@ asio::awaitable<AttemptResult> HttpConnection::round_trip(const HttpRequest& req
   AttemptResult r;
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + timeout;
-  if (co_await ensure_connected(deadline, r)) {
+  // Refused before connecting: nothing of such a request may reach the server.
+  if (const char* why = target_refusal(request.target)) {
+    r.error = TransportError::protocol;
+    r.error_text = std::string("request target refused: ") + why;
+  } else if (co_await ensure_connected(deadline, r)) {
     if (tls_)
       co_await exchange(*tls_, request, deadline, r);
     else

@@ -305,3 +305,25 @@ TEST(Transport, A101ThenACloseIsInDoubtNotFailed) {
   EXPECT_EQ(c.verdict, Verdict::retry) << c.error;
   EXPECT_TRUE(c.ambiguous);
 }
+
+TEST(Transport, ARequestTargetThatCouldEscapeItsLineOrPathIsNeverSent) {
+  asio::io_context io;
+  ScriptedServer server(io);
+  server.script = [](int, int n) { return ok("vod-" + std::to_string(n)); };
+  asio::co_spawn(io, server.serve(), asio::detached);
+  Client client(io, server.port());
+  const std::vector<std::string> targets = {
+      "/api/v2/p/live-videos/lv\r\nX: y/stop-and-cut", "/a b", std::string("/a\0b", 4), "/a\x7f",
+      "/\xc3\xa9", "/api/v2/p/live-videos/../../admin", "/api/v1/p/live-videos/..", "/a/./b",
+      "http://elsewhere.example/api", ""};
+  for (const auto& target : targets) {
+    auto r = client.send(target);
+    EXPECT_EQ(r.error, TransportError::protocol) << target;
+    EXPECT_FALSE(r.request_sent) << target;
+    EXPECT_FALSE(classify(r).ambiguous) << target;
+  }
+  EXPECT_EQ(server.connections, 0);  // nothing was even connected
+  EXPECT_EQ(client.transport->connections_opened(), 0u);
+  // Percent-encoded dots and slashes are plain bytes of a segment: they go out.
+  EXPECT_EQ(client.send("/api/v2/p/live-videos/..%2F..%2Fadmin%3Fx%3D/stop-and-cut").status, 200);
+}
