@@ -288,6 +288,16 @@ Routed route_request(std::string_view method, std::string_view target) {
 
 enum class Fault { none, f500, f503, f429, cut_drop, f500_after_cut, slow_cut };
 
+// A plausible policy, exactly `bytes` long: a list of CDN hosts, as real ones grow to be.
+std::string content_security_policy(std::size_t bytes) {
+  if (bytes == 0) return {};
+  std::string v = "default-src 'self'; script-src 'self'";
+  for (int i = 0; v.size() < bytes; ++i) v += " https://s" + std::to_string(i) + ".cdn.example";
+  v.resize(bytes);
+  if (v.back() == ' ') v.back() = 'x';  // a trailing space would be trimmed by parsers
+  return v;
+}
+
 }  // namespace
 
 // ---- state ----
@@ -317,6 +327,8 @@ struct EmulatorCore::State {
   std::mutex bucket_mu;
   double tokens = 0;
   clock::time_point bucket_last;
+
+  std::string extra_header;  // the Content-Security-Policy value; empty when off
 
   std::atomic<std::uint64_t> fault_seq{0}, latency_seq{0}, xid{32770};
   std::atomic<std::uint64_t> requests{0}, connections{0}, cuts{0}, repeated{0}, dropped{0},
@@ -461,6 +473,7 @@ EmulatorCore::EmulatorCore(const EmulatorOptions& options, clock::time_point sta
   s.started = started;
   s.bucket_last = started;
   s.tokens = std::max(1.0, options.faults.rate_limit_burst);
+  s.extra_header = content_security_policy(options.faults.extra_header_bytes);
   const std::int64_t base = to_ticks(system_clock::now() - hours(2));
   if (options.videos_file) {
     std::ifstream in(*options.videos_file);
@@ -535,6 +548,9 @@ EmulatorResponse EmulatorCore::handle(const EmulatorRequest& req, clock::time_po
 
   auto finish = [&](EmulatorResponse&& out) {
     if (!out.drop) s.count_status(out.status);
+    const bool own_endpoint = routed.route == Route::stats || routed.route == Route::videos;
+    if (!s.extra_header.empty() && !own_endpoint && !out.drop)
+      out.headers.emplace_back("Content-Security-Policy", s.extra_header);
     return std::move(out);
   };
   auto fail = [&](int status, std::initializer_list<std::string_view> errors) {

@@ -120,6 +120,10 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--outage-ms", outage_ms, "outage length (every API request: HTML 503)")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--extra-header-bytes", f.extra_header_bytes,
+                 "every API answer carries a Content-Security-Policy header this long, as "
+                 "behind a CDN (0: off)")
+      ->check(CLI::Range(0, 1 << 20));
 
   try {
     app.parse(argc, argv);

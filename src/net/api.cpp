@@ -76,14 +76,46 @@ std::optional<BaseUrl> parse_base_url(std::string_view text, std::string* error)
   return url;
 }
 
+namespace {
+
+// An id as one path segment. Ids are validated to [A-Za-z0-9_-] elsewhere; should a crafted
+// one get here anyway, every byte outside RFC 3986's unreserved set is percent-encoded, so it
+// cannot hold a '/', '?', '#' or line break. (An id of "." or ".." is refused by the transport.)
+void append_segment(std::string& out, std::string_view id) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  for (const char ch : id) {
+    const auto c = static_cast<unsigned char>(ch);
+    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+    if (unreserved) {
+      out += ch;
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 0xf];
+    }
+  }
+}
+
+std::string video_path(const BaseUrl& base, const char* api, const JobSpec& job) {
+  std::string t;
+  t.reserve(base.path_prefix.size() + 40 + job.project_id.size() + job.live_video_id.size());
+  t += base.path_prefix;
+  t += api;
+  append_segment(t, job.project_id);
+  t += "/live-videos/";
+  append_segment(t, job.live_video_id);
+  return t;
+}
+
+}  // namespace
+
 std::string stop_and_cut_target(const BaseUrl& base, const JobSpec& job) {
-  // Ids are validated to [A-Za-z0-9_-], so they need no percent-encoding.
-  return base.path_prefix + "/api/v2/" + job.project_id + "/live-videos/" + job.live_video_id +
-         "/stop-and-cut";
+  return video_path(base, "/api/v2/", job) + "/stop-and-cut";
 }
 
 std::string live_video_target(const BaseUrl& base, const JobSpec& job) {
-  return base.path_prefix + "/api/v1/" + job.project_id + "/live-videos/" + job.live_video_id;
+  return video_path(base, "/api/v1/", job);
 }
 
 std::string stop_and_cut_body(const JobSpec& job) {
@@ -259,6 +291,14 @@ Classification classify(const AttemptResult& r, std::chrono::system_clock::time_
   if (r.error != TransportError::none) c.error += " (" + std::string(to_string(r.error)) + ")";
 
   const int s = r.status;
+  if (s < 200) {
+    // An interim answer with nothing after it: the request was sent, and no final status
+    // says whether the backend acted.
+    c.verdict = Verdict::retry;
+    c.ambiguous = true;
+    c.error += ": no final answer";
+    return c;
+  }
   if (s >= 200 && s < 300) {
     if (r.error == TransportError::none && plausible_id(env.video_public_id)) {
       c.verdict = Verdict::success;
@@ -289,8 +329,8 @@ Classification classify(const AttemptResult& r, std::chrono::system_clock::time_
         c.ambiguous = true;
         return c;
       }
-      // 400, 403, 404 and every other 4xx, 3xx or 1xx: this job will not succeed by
-      // repeating it, and the server says it did not act.
+      // 400, 403, 404 and every other 4xx or 3xx: this job will not succeed by repeating
+      // it, and the server says it did not act.
       c.verdict = Verdict::permanent;
       return c;
   }

@@ -2,7 +2,9 @@
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <string_view>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
@@ -14,6 +16,7 @@
 #include <boost/beast/ssl.hpp>
 #include <variant>
 
+#include "batchcut/net/loopback.hpp"
 #include "batchcut/net/transport.hpp"
 
 namespace batchcut {
@@ -32,6 +35,25 @@ bool is_ip_literal(const std::string& host) {
   boost::system::error_code ec;
   asio::ip::make_address(host, ec);
   return !ec;
+}
+
+// Why a request target cannot go on the request line as it is, or nullptr when it can: only
+// origin form and visible ASCII (a CR, LF or space would end the line and let the rest become
+// headers), and no "." or ".." segment, which a server or proxy resolves into another path.
+const char* target_refusal(std::string_view target) {
+  if (target.empty() || target.front() != '/') return "not a path";
+  for (const char ch : target) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x21 || c > 0x7e) return "a byte outside visible ASCII";
+  }
+  const auto path = target.substr(0, target.find('?'));
+  for (std::size_t start = 1; start <= path.size();) {
+    const auto end = std::min(path.find('/', start), path.size());
+    const auto segment = path.substr(start, end - start);
+    if (segment == "." || segment == "..") return "a dot segment";
+    start = end + 1;
+  }
+  return nullptr;
 }
 
 bool is_verify_failure(const boost::system::error_code& ec) {
@@ -65,8 +87,7 @@ class HttpConnection final : public Connection {
   template <class Stream>
   asio::awaitable<void> exchange(Stream& stream, const HttpRequest& request, deadline_t deadline,
                                  AttemptResult& r);
-  bool peer_closed_or_spoke();
-  std::chrono::steady_clock::time_point last_used_{};  // when the last answer was read
+  bool idle_and_clean();
 
   HttpTransport& transport_;
   std::string host_header_;  // computed once
@@ -104,7 +125,6 @@ class HttpTransport final : public Transport {
   }
   std::size_t connections_opened() const override { return connections_opened_; }
 
-  // Resolves once and caches: thousands of reconnects must not each hit the resolver.
   // Resolves once and caches: thousands of reconnects must not each hit the resolver. The
   // lookup is bounded by the attempt's deadline (a hung DNS server must not hang the run),
   // and a failed connect drops the cache (the address may have moved overnight).
@@ -140,31 +160,45 @@ class HttpTransport final : public Transport {
 HttpConnection::HttpConnection(HttpTransport& transport)
     : transport_(transport), host_header_(transport.options_.base.host_header()) {}
 
-// A kept-alive connection the server closed while it sat idle (or one with stray bytes on
-// it) must not carry the next request: the write would "succeed" into a dead socket and the
-// attempt would look in doubt. A non-blocking peek tells before anything is sent.
-bool HttpConnection::peer_closed_or_spoke() {
+// A kept-alive connection may carry the next request only if nothing is waiting on it: bytes
+// that arrived before the request was written belong to no request of ours, and reading them
+// as its answer would give this job another job's id. Nor may the server have closed it: the
+// write would "succeed" into a dead socket and the attempt would look in doubt. Checked before
+// every reuse: Beast's buffer, OpenSSL's buffers, then a non-blocking peek at the socket.
+bool HttpConnection::idle_and_clean() {
+  if (buffer_.size() > 0) return false;
+  if (tls_) {
+    SSL* ssl = tls_->native_handle();
+    // Records OpenSSL holds (decrypted or not), and bytes in Asio's BIO pair not yet read.
+    if (SSL_has_pending(ssl) || BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0) return false;
+  }
   char byte;
   const ssize_t n = ::recv(lowest().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n == 0 || n > 0) return true;
-  return !(errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+  if (n >= 0) return false;  // data, or 0: the server closed
+  return errno == EAGAIN || errno == EWOULDBLOCK;
 }
 
 asio::awaitable<bool> HttpConnection::ensure_connected(deadline_t deadline, AttemptResult& r) {
-  // The peek costs a syscall, so it is made only for a connection that sat idle a while:
-  // servers close idle connections after seconds (Varnish 5 s, nginx 75 s), not at once.
-  if (connected_ && buffer_.size() == 0 &&
-      (std::chrono::steady_clock::now() - last_used_ < transport_.options_.idle_check_after ||
-       !peer_closed_or_spoke()))
-    co_return true;
+  if (connected_ && idle_and_clean()) co_return true;
   close();
+  const auto& opts = transport_.options_;
   tcp::resolver::results_type endpoints;
   if (auto ec = co_await transport_.endpoints(endpoints, deadline)) {
     r.error = TransportError::resolve;
-    r.error_text = transport_.options_.base.host + ": " + ec.message();
+    r.error_text = opts.base.host + ": " + ec.message();
     co_return false;
   }
-  const auto& opts = transport_.options_;
+  // At every connect: a name that moved off this machine during the run gets nothing.
+  if (opts.loopback_only) {
+    for (const auto& entry : endpoints) {
+      if (is_loopback(entry.endpoint().address())) continue;
+      r.error = TransportError::resolve;
+      r.error_text = opts.base.host + " resolves to " + entry.endpoint().address().to_string() +
+                     ", which is not a loopback address: the key would leave in clear text";
+      transport_.forget_endpoints();
+      co_return false;
+    }
+  }
   if (opts.base.tls)
     tls_.emplace(transport_.executor_, transport_.tls_context_);
   else
@@ -216,9 +250,9 @@ template <class Stream>
 asio::awaitable<void> HttpConnection::exchange(Stream& stream, const HttpRequest& request,
                                                deadline_t deadline, AttemptResult& r) {
   const auto& opts = transport_.options_;
-  // The request is small and every part of it is ours (ids validated, the key checked for
-  // header-safe characters at start-up), so it is written as one buffer: no field map, no
-  // serializer, one allocation.
+  // The request is small and every part of it is ours (the target checked in round_trip, the
+  // key checked for header-safe characters at start-up), so it is written as one buffer: no
+  // field map, no serializer, one allocation.
   std::string& wire = wire_;
   wire.clear();
   wire += request.post ? "POST " : "GET ";
@@ -255,18 +289,20 @@ asio::awaitable<void> HttpConnection::exchange(Stream& stream, const HttpRequest
   }
   r.request_sent = true;
 
-  // Read the answer, with a cap on its body. An interim 1xx answer (100 Continue, 103
-  // Early Hints) is not the answer: read on, or its real answer would be left on the
-  // connection for the next job to take as its own.
+  // Read the answer, with a cap on its body. An interim 1xx answer (100 Continue, 101
+  // Switching Protocols, 103 Early Hints) is not the answer: read on, or its real answer
+  // would be left on the connection for the next job to take as its own. A 101 is skipped
+  // too: we asked for no upgrade, and only a final status says whether the cut happened.
   std::optional<http::response_parser<http::string_body>> parser_storage;
   boost::system::error_code read_ec;
   for (;;) {
     parser_storage.emplace();
+    parser_storage->header_limit(opts.max_header);
     parser_storage->body_limit(opts.max_body);
     auto [ec, read] = co_await http::async_read(stream, buffer_, *parser_storage, token);
     read_ec = ec;
     const unsigned status = parser_storage->is_header_done() ? parser_storage->get().result_int() : 0;
-    if (read_ec || status < 100 || status >= 200 || status == 101) break;
+    if (read_ec || status < 100 || status >= 200) break;
   }
   auto& parser = *parser_storage;
   if (parser.is_header_done()) {
@@ -292,9 +328,8 @@ asio::awaitable<void> HttpConnection::exchange(Stream& stream, const HttpRequest
     co_return;
   }
   r.body = std::move(parser.get().body());
-  last_used_ = std::chrono::steady_clock::now();
-  // Stray bytes after a complete answer belong to no request of ours: start afresh.
-  if (!parser.get().keep_alive() || buffer_.size() > 0) close();
+  // Stray bytes after the answer are caught before the next request (idle_and_clean).
+  if (!parser.get().keep_alive()) close();
 }
 
 asio::awaitable<AttemptResult> HttpConnection::round_trip(const HttpRequest& request,
@@ -302,7 +337,11 @@ asio::awaitable<AttemptResult> HttpConnection::round_trip(const HttpRequest& req
   AttemptResult r;
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + timeout;
-  if (co_await ensure_connected(deadline, r)) {
+  // Refused before connecting: nothing of such a request may reach the server.
+  if (const char* why = target_refusal(request.target)) {
+    r.error = TransportError::protocol;
+    r.error_text = std::string("request target refused: ") + why;
+  } else if (co_await ensure_connected(deadline, r)) {
     if (tls_)
       co_await exchange(*tls_, request, deadline, r);
     else

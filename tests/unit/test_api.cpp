@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 
 #include "batchcut/net/api.hpp"
+#include "batchcut/net/loopback.hpp"
 #include "batchcut/util/time_util.hpp"
 
 using namespace batchcut;
@@ -99,6 +100,38 @@ TEST(Request, TargetsFollowTheApi) {
             "/gw/api/v2/proj_1/live-videos/lv-42/stop-and-cut");
 }
 
+// The path's segments, as a server splits them (the query, if any, cut off).
+std::vector<std::string> segments(const std::string& target) {
+  std::vector<std::string> out;
+  const std::string path = target.substr(0, target.find('?'));
+  for (std::size_t start = 1; start <= path.size();) {
+    const auto end = std::min(path.find('/', start), path.size());
+    out.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+TEST(Request, CraftedIdsCannotLeaveTheirPathSegment) {
+  auto base = *parse_base_url("https://h/gw");
+  auto crafted = job(RangeKind::whole);
+  crafted.live_video_id = "../../admin?x=";
+  const auto cut = stop_and_cut_target(base, crafted);
+  EXPECT_EQ(cut, "/gw/api/v2/proj_1/live-videos/..%2F..%2Fadmin%3Fx%3D/stop-and-cut");
+  EXPECT_EQ(cut.find('?'), std::string::npos);
+  EXPECT_EQ(segments(cut), (std::vector<std::string>{"gw", "api", "v2", "proj_1", "live-videos",
+                                                     "..%2F..%2Fadmin%3Fx%3D", "stop-and-cut"}));
+  EXPECT_EQ(segments(live_video_target(base, crafted)).size(), 6u);
+
+  crafted.project_id = "p\r\nX: y";
+  crafted.live_video_id = "lv#frag\r\n\xff";
+  for (const auto& t : {stop_and_cut_target(base, crafted), live_video_target(base, crafted)}) {
+    EXPECT_EQ(t.find_first_of("\r\n #"), std::string::npos) << t;
+    for (unsigned char c : t) EXPECT_TRUE(c > 0x20 && c < 0x7f) << t;
+  }
+  EXPECT_EQ(live_video_target(base, crafted), "/gw/api/v1/p%0D%0AX%3A%20y/live-videos/lv%23frag%0D%0A%FF");
+}
+
 TEST(Request, MillisecondBodySendsDatesAsNull) {
   const auto v = json::parse(stop_and_cut_body(job(RangeKind::ms)));
   const auto& o = v.as_object();
@@ -174,6 +207,14 @@ TEST(Classify, ServerErrorsAreRetriedAndInDoubt) {
   }
 }
 
+TEST(Classify, AnInterimStatusAsTheAnswerIsInDoubtNeverPermanent) {
+  for (int s : {100, 101, 102, 103, 199}) {
+    auto c = classify(answer(s, ""));
+    EXPECT_EQ(c.verdict, Verdict::retry) << s;
+    EXPECT_TRUE(c.ambiguous) << s;
+  }
+}
+
 TEST(Classify, RateLimitIsRetriedAndNotInDoubt) {
   auto c = classify(answer(429, "", "7"));
   EXPECT_EQ(c.verdict, Verdict::retry);
@@ -236,4 +277,32 @@ TEST(LiveVideo, ReadsCanStopAndCut) {
   EXPECT_FALSE(parse_can_stop_and_cut(R"({"result":{"canStopAndCut":true,"liveStatus":"Processing"}})"));
   EXPECT_EQ(parse_can_stop_and_cut(R"({"result":{"canStopAndCut":false,"liveStatus":"Processing"}})"), false);
   EXPECT_EQ(parse_can_stop_and_cut(R"({"result":{"canStopAndCut":true,"liveStatus":"Live"}})"), true);
+}
+
+TEST(ClearText, AcceptsOnlyHostsWhoseEveryAddressIsLoopback) {
+  for (const char* host : {"127.0.0.1", "localhost", "::1", "127.0.0.2", "127.255.255.254"})
+    EXPECT_EQ(clear_text_refusal(host, 8080), std::nullopt) << host;
+
+  // "127." as text is not an address: with no such name, it does not resolve.
+  const auto named = clear_text_refusal("127.attacker.example", 80);
+  ASSERT_TRUE(named);
+  EXPECT_NE(named->find("127.attacker.example does not resolve"), std::string::npos) << *named;
+  for (const char* host : {"10.1.2.3", "192.0.2.1", "0.0.0.0", "::", "2001:db8::1", "::ffff:10.1.2.3"}) {
+    const auto refused = clear_text_refusal(host, 80);
+    ASSERT_TRUE(refused) << host;
+    EXPECT_NE(refused->find("not a loopback address"), std::string::npos) << *refused;
+    EXPECT_EQ(refused->find('\n'), std::string::npos);
+  }
+}
+
+TEST(ClearText, LoopbackAddressesIncludeMappedIpv4) {
+  namespace ip = boost::asio::ip;
+  EXPECT_TRUE(is_loopback(ip::make_address("127.0.0.1")));
+  EXPECT_TRUE(is_loopback(ip::make_address("127.9.8.7")));
+  EXPECT_TRUE(is_loopback(ip::make_address("::1")));
+  EXPECT_TRUE(is_loopback(ip::make_address("::ffff:127.0.0.1")));
+  EXPECT_FALSE(is_loopback(ip::make_address("::ffff:10.0.0.1")));
+  EXPECT_FALSE(is_loopback(ip::make_address("128.0.0.1")));
+  EXPECT_FALSE(is_loopback(ip::make_address("126.255.255.255")));
+  EXPECT_FALSE(is_loopback(ip::make_address("::127.0.0.1")));  // IPv4-compatible, not mapped
 }

@@ -395,6 +395,31 @@ TEST(EmulatorCoreFaults, EachFaultDoesWhatItSays) {
   }
 }
 
+TEST(EmulatorCoreFaults, ExtraHeaderRidesOnEveryApiAnswer) {
+  auto o = small_options();
+  o.faults.extra_header_bytes = 40 * 1024;
+  EmulatorCore core(o, t0);
+  auto csp = [](const EmulatorResponse& r) -> std::string {
+    for (const auto& [name, value] : r.headers)
+      if (name == "Content-Security-Policy") return value;
+    return "<none>";
+  };
+  const auto made = cut(core, "lv0");
+  expect_envelope(made, 200);
+  EXPECT_TRUE(made.carries_id);
+  const std::string value = csp(made);
+  EXPECT_EQ(value.size(), 40u * 1024);
+  EXPECT_EQ(value.find_first_of("\r\n"), std::string::npos);
+  EXPECT_NE(value.back(), ' ');
+  EXPECT_EQ(csp(cut(core, "lv0", ms_body, "Bearer bad")), value);  // errors too
+  EXPECT_EQ(csp(get_video(core, "lv1")), value);
+  // The emulator's own endpoints are not behind the "CDN".
+  EXPECT_EQ(csp(core.handle({"GET", "/_emulator/stats", std::nullopt, "", ""}, t0)), "<none>");
+  // Off by default.
+  EmulatorCore plain(small_options(), t0);
+  EXPECT_EQ(csp(cut(plain, "lv0")), "<none>");
+}
+
 TEST(EmulatorCoreFaults, LatencyIsBoundedAndReproducible) {
   auto o = small_options();
   o.faults.latency = 10ms;

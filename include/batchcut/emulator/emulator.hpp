@@ -38,6 +38,9 @@ struct EmulatorFaults {
   // Outage: every API request answers 503 (HTML) during [start, start+duration) after start().
   std::chrono::milliseconds outage_start{0};
   std::chrono::milliseconds outage_duration{0};
+  // Every API answer carries a Content-Security-Policy header with a value this long, as a
+  // CDN's can be; 0 = off. Over 8 KiB it passes a default Beast client's header limit.
+  std::size_t extra_header_bytes = 0;
 };
 
 enum class EmulatorTls { none, files, self_signed };
@@ -112,8 +115,8 @@ class Emulator {
 //
 // Where faults sit (a deliberate choice, mirroring a Varnish proxy in front of the API):
 //  * proxy level, before routing and auth: the outage window (HTML 503), the rate limit
-//    (429 + Retry-After), latency (on every API request), and the p503 / p429 draws of a
-//    POST stop-and-cut. None of these makes a cut.
+//    (429 + Retry-After), latency (on every API request), the extra header (on every API
+//    answer), and the p503 / p429 draws of a POST stop-and-cut. None of these makes a cut.
 //  * backend level, only on an otherwise valid stop-and-cut of a live video (after auth,
 //    project, video, body and state checks): p500 (no cut), p_cut_drop, p500_after_cut and
 //    p_slow_cut (all three make the cut).

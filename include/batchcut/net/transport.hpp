@@ -6,6 +6,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -43,10 +44,13 @@ struct TransportOptions {
   std::optional<std::filesystem::path> ca_file;  // trusted in addition to the system store
   std::string authorization;  // the full header value; never logged
   std::size_t max_body = 1 << 20;  // answers with a larger body are cut off (too_large)
+  // Answers with larger headers are refused (protocol). Beast's 8 KiB default is too small:
+  // a CDN's Content-Security-Policy alone can pass it, and every success would be in doubt.
+  std::uint32_t max_header = 128 * 1024;
   std::string user_agent = "batchcut/0.1";
-  // A kept-alive connection idle at least this long is checked (a non-blocking peek) for a
-  // close by the server before it carries a request.
-  std::chrono::milliseconds idle_check_after{1000};
+  // Connect only when every address the host resolves to is loopback (see loopback.hpp):
+  // for clear text, so a DNS change during a run cannot send the key off this machine.
+  bool loopback_only = false;
 };
 
 // Beast over TCP or TLS (OpenSSL, peer + host name verification, SNI). Throws
