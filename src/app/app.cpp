@@ -17,6 +17,7 @@
 #include "batchcut/emulator/emulator.hpp"
 #include "batchcut/ledger/export.hpp"
 #include "batchcut/net/api.hpp"
+#include "batchcut/net/loopback.hpp"
 #include "batchcut/run/plan.hpp"
 #include "batchcut/run/runner.hpp"
 #include "batchcut/util/time_util.hpp"
@@ -26,12 +27,6 @@ namespace batchcut {
 namespace fs = std::filesystem;
 
 namespace {
-
-// TEMP until net/loopback.hpp lands.
-std::optional<std::string> clear_text_refusal(const std::string& host, std::uint16_t) {
-  if (host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0) return std::nullopt;
-  return "not loopback";
-}
 
 // BATCHCUT_LOG picks the level (default info); an unknown name is a usage error, never
 // silence: the log may be the only place an id shows up.
@@ -446,7 +441,7 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   if (target->ca_file) transport.ca_file = fs::path(*target->ca_file);
   transport.authorization =
       authorization_value(target->auth_scheme == "raw" ? AuthScheme::raw : AuthScheme::bearer, *key);
-  // TEMP transport.loopback_only = !base->tls && !c.allow_insecure_http;
+  transport.loopback_only = !base->tls && !c.allow_insecure_http;
 
   RunSummary run;
   try {

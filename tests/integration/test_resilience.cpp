@@ -252,8 +252,6 @@ TEST(Resilience, ChangedJobIsRefusedUnlessAllowed) {
   EXPECT_EQ(emulator.stats().cuts_made, 3u);
 }
 
-}  // namespace
-
 TEST(Resilience, SigtermDrainsInFlightRequestsAndLeavesTheRestPending) {
   TempDir dir;
   SignalledRun sig;
