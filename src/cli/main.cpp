@@ -106,8 +106,10 @@ void add_format_option(CLI::App* app, ManifestFormat& format) {
 
 int main(int argc, char** argv) {
   // A closed stdout or stderr (a pipe whose reader went away) must not kill a run mid-batch:
-  // writes to it fail quietly and the ledger still gets everything.
+  // writes to it fail quietly and the ledger still gets everything. Likewise a ledger over
+  // the file size limit is a write error, reported with the ids it could not hold, not a crash.
   std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"batchcut: stop live streams and cut them into VODs, in bulk, exactly once"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "batchcut " BATCHCUT_VERSION);

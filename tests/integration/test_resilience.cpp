@@ -367,5 +367,6 @@ TEST(Resilience, ASlowCutThatOutlastsTheTimeoutIsReadBackNotRepeated) {
     in_doubt += j.life.state == JobState::in_doubt;
   }
   EXPECT_GT(in_doubt, 5u);  // about a quarter timed out after the cut was made
-  expect_nothing_lost_nothing_twice(emulator, dir / "jobs.ledger.jsonl", 60, false);
+  // A slow answer can reach the socket just as the client gives up on it: written, not read.
+  expect_nothing_lost_nothing_twice(emulator, dir / "jobs.ledger.jsonl", 60, true);
 }

@@ -37,7 +37,7 @@ std::vector<std::string> run_args(const std::string& verb, const std::filesystem
 
 
 void expect_nothing_lost_nothing_twice(Emulator& emulator, const std::filesystem::path& ledger_path,
-                                       std::size_t jobs, bool allow_lost_in_crash) {
+                                       std::size_t jobs, bool unread_ids_in_doubt) {
   emulator.stop();  // settles the delivered counts
   const auto ledger = read_ledger(ledger_path);
   ASSERT_TRUE(ledger.errors.empty()) << ledger.errors.front().to_string();
@@ -56,7 +56,7 @@ void expect_nothing_lost_nothing_twice(Emulator& emulator, const std::filesystem
     if (it == by_key.end()) continue;
     if (v.id_delivered) {
       ++delivered;
-      if (allow_lost_in_crash && it->second->life.state == JobState::in_doubt) continue;
+      if (unread_ids_in_doubt && it->second->life.state == JobState::in_doubt) continue;
       EXPECT_EQ(it->second->life.state, JobState::succeeded) << it->first;
       EXPECT_EQ(it->second->life.video_public_id, v.video_public_id) << it->first;
     }

@@ -30,10 +30,11 @@ std::vector<std::string> run_args(const std::string& verb, const std::filesystem
 
 // The guarantees every test ends with: each job final as succeeded or in_doubt, no live
 // video cut twice, and every id the emulator delivered is in the ledger under its job.
-// With `allow_lost_in_crash`, an id delivered to a client that was then killed before it
-// could record it may be missing, but only for a job the ledger honestly calls in_doubt.
+// With `unread_ids_in_doubt`, an id the emulator wrote but the client never read (it was
+// killed, or had given up waiting a moment before) may be missing, but only for a job the
+// ledger honestly calls in_doubt.
 void expect_nothing_lost_nothing_twice(Emulator& emulator, const std::filesystem::path& ledger_path,
-                                       std::size_t jobs, bool allow_lost_in_crash);
+                                       std::size_t jobs, bool unread_ids_in_doubt);
 
 
 // Runs batchcut as a child and sends it `signals` (in order) from the emulator's thread
