@@ -3,9 +3,10 @@
 
   gen.py manifest N PATH            CSV manifest: proj1, lv0..lv{N-1}, visibility 1, 0..60000 ms
   gen.py ledger N PATH              a ledger of N jobs that all succeeded, in the shapes and
-                                    order batchcut writes (every job record first, then per job
-                                    dispatch / outcome / state, outcomes trailing dispatches by
-                                    64 as with --concurrency 64)
+                                    order batchcut writes (the run record, every job record,
+                                    then per job dispatch / answer, answers trailing dispatches
+                                    by 64 as with --concurrency 64), made against
+                                    http://127.0.0.1:9
   gen.py uris N BASE PATH           one stop-and-cut URL per line (h2load -i)
   gen.py curlcfg N BASE PATH        a curl --config file: url + output=/dev/null per job
 """
@@ -40,17 +41,16 @@ def ledger(n, path, lag=64):
                                       '"dateTimeTo":null,"label":""}\n')
 
     def dispatch(i):
-        return (head % ("dispatch", i)) + ',"attempt":1,"op":"cut"}\n'
+        return (head % ("dispatch", i)) + ',"op":"cut","attempt":1}\n'
 
     def done(i):
-        return ((head % ("outcome", i)) +
-                ',"attempt":1,"op":"cut","httpStatus":200,"error":"","verdict":"success",'
-                '"elapsedMs":2}\n' +
-                (head % ("state", i)) +
-                ',"state":"succeeded","videoPublicId":"v%013d","attempts":1,"httpStatus":200,'
-                '"error":"","messages":[]}\n' % i)
+        return ((head % ("answer", i)) +
+                ',"op":"cut","attempt":1,"verdict":"success","videoPublicId":"v%013d",'
+                '"httpStatus":200,"error":"","elapsedMs":2,"messages":[],"state":"succeeded"}\n' % i)
 
     with open(path, "w", buffering=1 << 20) as f:
+        f.write('{"type":"run","ts":"' + ts + '","format":2,"baseUrl":"http://127.0.0.1:9",'
+                '"authScheme":"bearer","caFile":null,"tool":"batchcut 0.2.0"}\n')
         for start in range(0, n, 20000):
             f.write("".join(job(i) for i in range(start, min(n, start + 20000))))
         parts = []
