@@ -186,7 +186,7 @@ def main(path):
             row("4 Scale", f"`run --dry-run` {sj:,} jobs (no ledger; {sj:,} requests printed to /dev/null): peak RSS",
                 f"{mr('dryrun'):.0f} MB ({mw('dryrun'):.2f} s){rcs('dryrun')}", "info")
         if sc.get("status"):
-            row("4 Scale", f"load a {sj:,}-job ledger ({lb:.0f} MB, 4 records per job, all succeeded): `status`",
+            row("4 Scale", f"load a {sj:,}-job ledger ({lb:.0f} MB, 3 records per job, all succeeded): `status`",
                 f"{mw('status'):.2f} s · {mr('status'):.0f} MB peak RSS{rcs('status')}", "≤ 2 s", verdict(mw("status") <= 2))
         if sc.get("resume"):
             extra, v, tgt = "", "info", "info"

@@ -341,8 +341,7 @@ if has scale; then
   size0=$(stat -c %s "$WORK/scale.ledger.jsonl")
   raw "$(printf '{"kind":"scale_inputs","manifest_bytes":%s,"ledger_bytes":%s}' \
     "$(stat -c %s "$WORK/scale.csv")" "$size0")"
-  # No server runs here, so batchcut gets the whole machine (the ledger reader builds its
-  # index on a second thread), as it would on a user's.
+  # No server runs here, so batchcut gets the whole machine, as it would on a user's.
   saved_pin=("${CLIENT_PIN[@]}"); CLIENT_PIN=()
   for run in $(seq "$RUNS"); do
     for what in validate dryrun resume status; do scale_one "$run" "$what"; done
