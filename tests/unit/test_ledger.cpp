@@ -1211,6 +1211,46 @@ TEST(LedgerRead, ACutShortTailIsTornWhereverItWasCut) {
   EXPECT_EQ(first.runs, 0u);
 }
 
+// A crash can only leave a prefix of a line, and no proper prefix of a record is JSON: a
+// last line that parses is whole, and is checked like any other, not cut off as torn.
+TEST(LedgerRead, AWholeLastRecordThatIsWrongIsReportedNotTorn) {
+  MemoryLog log;
+  Job j{whole_job("p", "v")};
+  append_run(log, kTarget);
+  append_job(log, j.spec);
+  record(log, j, cut(1));
+  const std::string good = log.text;
+  struct Case {
+    std::string last;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      // Folded, then found to disagree: the fold holds the success, so it must not be cut.
+      {R"({"type":"answer","projectId":"p","liveVideoId":"v","op":"cut","attempt":1,"verdict":"success",)"
+       R"("httpStatus":201,"videoPublicId":"vod-1","error":"","elapsedMs":1,"messages":[],"state":"pending"})",
+       "l:4: state: the record says pending, but the job's records make it succeeded"},
+      {R"({"type":"answer","projectId":"p","liveVideoId":"v","op":"cut","attempt":2,"verdict":"retry",)"
+       R"("httpStatus":429,"videoPublicId":null,"error":"","elapsedMs":1,"messages":[],"state":"pending"})",
+       "l:4: type: answer: an answer to cut attempt 2 is impossible while the job is cut_out after 1 cut attempt(s)"},
+      {R"({"type":"dispatch","projectId":"p","liveVideoId":"ghost","op":"cut","attempt":1})",
+       "l:4: liveVideoId: dispatch record for job p/ghost, which has no job record before it"},
+      {"[1,2]", "l:4: not a JSON object"},
+  };
+  for (const Case& k : cases) {
+    LedgerContents c = read_ledger_text(good + k.last, "l");
+    EXPECT_EQ(error_strings(c), std::vector<std::string>{k.error}) << k.last;
+    EXPECT_FALSE(c.torn_tail) << k.last;
+  }
+  // A batchcut 0.1 ledger of one record without its newline is refused, not cut to nothing.
+  const std::string old = R"({"type":"job","projectId":"p","liveVideoId":"v","videoVisibilityOptionId":1,)"
+                          R"("fromMilisecond":null,"toMilisecond":null,"dateTimeFrom":null,"dateTimeTo":null,"label":""})";
+  LedgerContents c = read_ledger_text(old, "l");
+  ASSERT_EQ(c.errors.size(), 1u);
+  EXPECT_EQ(c.errors[0].line, 1u);
+  EXPECT_EQ(c.errors[0].field, "type");
+  EXPECT_FALSE(c.torn_tail);
+}
+
 TEST(LedgerWriter, LockThenReadThenCutTheTornTail) {
   TempDir dir;
   Job j{whole_job("p", "v")};
