@@ -1287,6 +1287,38 @@ TEST(LedgerWriter, LockThenReadThenCutTheTornTail) {
   EXPECT_EQ(c.find(j.spec)->life.video_public_id, "vod-9");
 }
 
+TEST(LedgerWriter, ACutAtTheEndOfAWholeUnterminatedRecordIsRefusedAndNothingIsGluedOnIt) {
+  TempDir dir;
+  Job j{whole_job("p", "v")};
+  {
+    auto w = LedgerWriter::open(dir.file(), LedgerSync::group_commit);
+    append_run(*w, kTarget);
+    append_job(*w, j.spec);
+    record(*w, j, cut(1));
+    record(*w, j, answer(1, CutVerdict::success, 201, "", "vod-kept"));
+  }
+  std::string text = slurp(dir.file());
+  text.pop_back();  // the success is whole; only its newline is missing
+  spit(dir.file(), text);
+  {
+    auto w = LedgerWriter::open(dir.file(), LedgerSync::group_commit);
+    // Nothing torn starts at the end of the file: a stale or wrong offset.
+    EXPECT_THROW(w->truncate_torn_tail(text.size()), LedgerError);
+    EXPECT_EQ(slurp(dir.file()), text);
+    append_run(*w, kTarget);  // still starts on a line of its own
+  }
+  LedgerContents c = read_ledger(dir.file());
+  EXPECT_TRUE(c.errors.empty()) << ::testing::PrintToString(error_strings(c));
+  EXPECT_EQ(c.runs, 2u);
+  EXPECT_EQ(c.find(j.spec)->life.video_public_id, "vod-kept");
+
+  // At the end of a file that ends with a newline there is nothing to cut: a no-op.
+  auto w = LedgerWriter::open(dir.file(), LedgerSync::group_commit);
+  const std::string before = slurp(dir.file());
+  EXPECT_NO_THROW(w->truncate_torn_tail(before.size()));
+  EXPECT_EQ(slurp(dir.file()), before);
+}
+
 TEST(LedgerWriter, ATornFirstLineIsCutToAnEmptyFile) {
   TempDir dir;
   spit(dir.file(), R"({"type":"ru)");
