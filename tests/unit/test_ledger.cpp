@@ -221,8 +221,8 @@ void expect_same_contents(const LedgerContents& a, const LedgerContents& b) {
 // ---- names and paths ----
 
 TEST(LedgerNames, StatesRoundTrip) {
-  for (JobState s : {JobState::pending, JobState::succeeded, JobState::failed, JobState::retry_exhausted,
-                     JobState::in_doubt}) {
+  for (JobState s : {JobState::pending, JobState::succeeded, JobState::failed,
+                     JobState::retry_exhausted, JobState::in_doubt}) {
     EXPECT_EQ(parse_job_state(to_string(s)), s);
   }
   EXPECT_STREQ(to_string(JobState::pending), "pending");
@@ -263,7 +263,8 @@ TEST(LedgerRoundTrip, EveryRecordTypeHasTheDocumentedShape) {
     append_job(*w, a.spec);
     append_job(*w, b.spec);
     record(*w, a, cut(1));
-    record(*w, a, answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503", "", {"Backend", "fetch failed"}));
+    record(*w, a,
+           answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503", "", {"Backend", "fetch failed"}));
     record(*w, a, cut(2, true));
     record(*w, a, Withdraw{2});
     record(*w, a, read_back());
@@ -294,7 +295,8 @@ TEST(LedgerRoundTrip, EveryRecordTypeHasTheDocumentedShape) {
     return s;
   };
 
-  EXPECT_EQ(keys_of(o[0]), (std::set<std::string>{"type", "ts", "format", "baseUrl", "authScheme", "caFile", "tool"}));
+  EXPECT_EQ(keys_of(o[0]), (std::set<std::string>{"type", "ts", "format", "baseUrl", "authScheme",
+                                                  "caFile", "tool"}));
   EXPECT_EQ(o[0].at("type").as_string(), "run");
   EXPECT_EQ(o[0].at("format").as_int64(), 2);
   EXPECT_EQ(o[0].at("baseUrl").as_string(), "https://vp.example/api");
@@ -302,8 +304,8 @@ TEST(LedgerRoundTrip, EveryRecordTypeHasTheDocumentedShape) {
   EXPECT_EQ(o[0].at("caFile").as_string(), "/etc/ssl/vp-ca.pem");
   EXPECT_EQ(o[0].at("tool").as_string(), "batchcut " BATCHCUT_VERSION);
 
-  EXPECT_EQ(keys_of(o[1]), with({"videoVisibilityOptionId", "fromMilisecond", "toMilisecond", "dateTimeFrom",
-                                 "dateTimeTo", "label"}));
+  EXPECT_EQ(keys_of(o[1]), with({"videoVisibilityOptionId", "fromMilisecond", "toMilisecond",
+                                 "dateTimeFrom", "dateTimeTo", "label"}));
   EXPECT_EQ(o[1].at("type").as_string(), "job");
   EXPECT_EQ(o[1].at("liveVideoId").as_string(), "lv1");
   EXPECT_EQ(o[1].at("videoVisibilityOptionId").as_int64(), 2);
@@ -318,8 +320,8 @@ TEST(LedgerRoundTrip, EveryRecordTypeHasTheDocumentedShape) {
   EXPECT_EQ(o[3].at("op").as_string(), "cut");
   EXPECT_EQ(o[3].at("attempt").as_int64(), 1);
 
-  EXPECT_EQ(keys_of(o[4]), with({"op", "attempt", "verdict", "videoPublicId", "httpStatus", "error", "elapsedMs",
-                                 "messages", "state"}));
+  EXPECT_EQ(keys_of(o[4]), with({"op", "attempt", "verdict", "videoPublicId", "httpStatus", "error",
+                                 "elapsedMs", "messages", "state"}));
   EXPECT_EQ(o[4].at("type").as_string(), "answer");
   EXPECT_EQ(o[4].at("verdict").as_string(), "retry_in_doubt");
   EXPECT_TRUE(o[4].at("videoPublicId").is_null());
@@ -341,7 +343,8 @@ TEST(LedgerRoundTrip, EveryRecordTypeHasTheDocumentedShape) {
   EXPECT_EQ(o[7].at("type").as_string(), "dispatch");
   EXPECT_EQ(o[7].at("op").as_string(), "read");
 
-  EXPECT_EQ(keys_of(o[8]), with({"op", "attempt", "verdict", "httpStatus", "error", "elapsedMs", "state"}));
+  EXPECT_EQ(keys_of(o[8]),
+            with({"op", "attempt", "verdict", "httpStatus", "error", "elapsedMs", "state"}));
   EXPECT_EQ(o[8].at("op").as_string(), "read");
   EXPECT_EQ(o[8].at("verdict").as_string(), "can_stop");
   EXPECT_EQ(o[8].at("httpStatus").as_int64(), 200);
@@ -440,7 +443,8 @@ TEST(LedgerRoundTrip, DateTimeRangeKeepsFullPrecision) {
   EXPECT_EQ(c.jobs[0].spec.range, RangeKind::datetime);
   EXPECT_EQ(c.jobs[0].spec.from_time, j.from_time);
   EXPECT_EQ(c.jobs[0].spec.to_time, j.to_time);
-  EXPECT_EQ((c.jobs[0].spec.from_time - *parse_iso8601("2024-05-23T20:09:29Z")).count(), 810'634'900);
+  EXPECT_EQ((c.jobs[0].spec.from_time - *parse_iso8601("2024-05-23T20:09:29Z")).count(),
+            810'634'900);
   EXPECT_TRUE(c.jobs[0].spec.same_request(j));
 }
 
@@ -498,7 +502,8 @@ TEST(LedgerRoundTrip, WeirdTextSurvivesByteForByte) {
     boost::json::error_code ec;
     auto v = boost::json::parse(lines[i], ec);
     ASSERT_FALSE(ec) << i << ": " << lines[i];
-    if (v.as_object().at("type").as_string() == "job" && v.as_object().at("liveVideoId").as_string().starts_with("f")) {
+    if (v.as_object().at("type").as_string() == "job" &&
+        v.as_object().at("liveVideoId").as_string().starts_with("f")) {
       EXPECT_EQ(v.as_object().at("label").as_string(), texts[(i - 1) / 8]);
     }
   }
@@ -536,20 +541,28 @@ TEST(LedgerRead, AcceptsAnyValidJsonSpellingOfARecord) {
 
 TEST(LedgerRead, MessagesMustBeStringsAndNumbersIntegers) {
   const std::string text =
-      R"({"type":"run","format":2,"baseUrl":"https://h","authScheme":"bearer","caFile":null})" "\n"
+      R"({"type":"run","format":2,"baseUrl":"https://h","authScheme":"bearer","caFile":null})"
+      "\n"
       R"({"type":"job","projectId":"p","liveVideoId":"v","videoVisibilityOptionId":1,)"
-      R"("fromMilisecond":1.5,"toMilisecond":2,"dateTimeFrom":null,"dateTimeTo":null,"label":""})" "\n"
+      R"("fromMilisecond":1.5,"toMilisecond":2,"dateTimeFrom":null,"dateTimeTo":null,"label":""})"
+      "\n"
       R"({"type":"job","projectId":"p","liveVideoId":"w","videoVisibilityOptionId":1,)"
-      R"("fromMilisecond":null,"toMilisecond":null,"dateTimeFrom":null,"dateTimeTo":null,"label":""})" "\n"
-      R"({"type":"dispatch","projectId":"p","liveVideoId":"w","op":"cut","attempt":1})" "\n"
+      R"("fromMilisecond":null,"toMilisecond":null,"dateTimeFrom":null,"dateTimeTo":null,"label":""})"
+      "\n"
+      R"({"type":"dispatch","projectId":"p","liveVideoId":"w","op":"cut","attempt":1})"
+      "\n"
       R"({"type":"answer","projectId":"p","liveVideoId":"w","op":"cut","attempt":-1,"verdict":"refused",)"
-      R"("httpStatus":1000,"videoPublicId":null,"error":"e","elapsedMs":-5,"messages":[],"state":"failed"})" "\n"
+      R"("httpStatus":1000,"videoPublicId":null,"error":"e","elapsedMs":-5,"messages":[],"state":"failed"})"
+      "\n"
       R"({"type":"answer","projectId":"p","liveVideoId":"w","op":"cut","attempt":1,"verdict":"refused",)"
-      R"("httpStatus":400,"videoPublicId":7,"error":"e","elapsedMs":5,"messages":["a",["b"]],"state":"failed"})" "\n"
+      R"("httpStatus":400,"videoPublicId":7,"error":"e","elapsedMs":5,"messages":["a",["b"]],"state":"failed"})"
+      "\n"
       R"({"type":"answer","projectId":"p","liveVideoId":"w","op":"cut","attempt":1,"verdict":"refused",)"
-      R"("httpStatus":400,"videoPublicId":null,"error":"e","elapsedMs":5,"messages":"a","state":"failed"})" "\n"
+      R"("httpStatus":400,"videoPublicId":null,"error":"e","elapsedMs":5,"messages":"a","state":"failed"})"
+      "\n"
       R"({"type":"answer","projectId":"p","liveVideoId":"w","op":"cut","attempt":18446744073709551615,)"
-      R"("verdict":"refused","httpStatus":400,"videoPublicId":null,"error":"e","elapsedMs":5,"messages":[],"state":"failed"})" "\n";
+      R"("verdict":"refused","httpStatus":400,"videoPublicId":null,"error":"e","elapsedMs":5,"messages":[],"state":"failed"})"
+      "\n";
   LedgerContents c = read_ledger_text(text, "l.jsonl");
   EXPECT_EQ(error_strings(c), (std::vector<std::string>{
                                   "l.jsonl:2: fromMilisecond: must be an integer",
@@ -570,18 +583,23 @@ TEST(LedgerRead, MessagesMustBeStringsAndNumbersIntegers) {
 
 TEST(LedgerRead, TheFirstRecordMustBeARunRecord) {
   const std::string not_v2 =
-      "not a batchcut ledger of format 2: its first record must be a 'run' record (ledgers of batchcut 0.1 "
+      "not a batchcut ledger of format 2: its first record must be a 'run' record (ledgers of "
+      "batchcut 0.1 "
       "cannot be resumed by this version)";
   const std::string job =
       R"({"type":"job","projectId":"p","liveVideoId":"v","videoVisibilityOptionId":1,)"
       R"("fromMilisecond":null,"toMilisecond":null,"dateTimeFrom":null,"dateTimeTo":null,"label":""})";
-  const std::string run = R"({"type":"run","format":2,"baseUrl":"https://h","authScheme":"bearer","caFile":null})";
+  const std::string run =
+      R"({"type":"run","format":2,"baseUrl":"https://h","authScheme":"bearer","caFile":null})";
 
   // A ledger of batchcut 0.1: one error, and nothing after it is folded (nor reported).
-  const std::string v1 = job + "\n" +
-                         R"({"type":"dispatch","projectId":"p","liveVideoId":"v","attempt":1,"op":"cut"})" "\n" +
-                         R"({"type":"state","projectId":"p","liveVideoId":"v","state":"succeeded"})" "\n" + run + "\n" +
-                         job + "\n";
+  const std::string v1 =
+      job + "\n" +
+      R"({"type":"dispatch","projectId":"p","liveVideoId":"v","attempt":1,"op":"cut"})"
+      "\n" +
+      R"({"type":"state","projectId":"p","liveVideoId":"v","state":"succeeded"})"
+      "\n" +
+      run + "\n" + job + "\n";
   LedgerContents c = read_ledger_text(v1, "old.jsonl");
   EXPECT_EQ(error_strings(c), std::vector<std::string>{"old.jsonl:1: type: " + not_v2});
   EXPECT_TRUE(c.jobs.empty());
@@ -590,20 +608,28 @@ TEST(LedgerRead, TheFirstRecordMustBeARunRecord) {
   EXPECT_FALSE(c.torn_tail);
 
   // Any other first record: the same.
-  c = read_ledger_text(R"({"type":"dispatch","projectId":"p","liveVideoId":"v","attempt":1,"op":"cut"})" "\n" + run +
-                           "\n" + job + "\n",
-                       "l");
+  c = read_ledger_text(
+      R"({"type":"dispatch","projectId":"p","liveVideoId":"v","attempt":1,"op":"cut"})"
+      "\n" +
+          run + "\n" + job + "\n",
+      "l");
   EXPECT_EQ(error_strings(c), std::vector<std::string>{"l:1: type: " + not_v2});
   EXPECT_TRUE(c.jobs.empty());
 
   // A run record of another format, or one that cannot be read: refused, nothing after it read.
-  c = read_ledger_text(R"({"type":"run","format":1,"baseUrl":"https://h","authScheme":"bearer","caFile":null})" "\n" +
-                           job + "\n",
-                       "l");
-  EXPECT_EQ(error_strings(c), std::vector<std::string>{"l:1: format: ledger format 1 is not the 2 this batchcut reads"});
+  c = read_ledger_text(
+      R"({"type":"run","format":1,"baseUrl":"https://h","authScheme":"bearer","caFile":null})"
+      "\n" +
+          job + "\n",
+      "l");
+  EXPECT_EQ(error_strings(c), std::vector<std::string>{
+                                  "l:1: format: ledger format 1 is not the 2 this batchcut reads"});
   EXPECT_TRUE(c.jobs.empty());
   EXPECT_EQ(c.runs, 0u);
-  c = read_ledger_text(R"({"type":"run","format":2,"authScheme":"bearer","caFile":null})" "\n" + job + "\n", "l");
+  c = read_ledger_text(R"({"type":"run","format":2,"authScheme":"bearer","caFile":null})"
+                       "\n" +
+                           job + "\n",
+                       "l");
   EXPECT_EQ(error_strings(c), std::vector<std::string>{"l:1: baseUrl: missing"});
   EXPECT_TRUE(c.jobs.empty());
 
@@ -624,7 +650,9 @@ TEST(LedgerRead, RunRecordsGiveTheTargetAndAreCounted) {
   append_job(log, whole_job("p", "v"));
   append_run(log, second);
   // A run record that is wrong is reported, and neither counted nor taken as the target.
-  log.text += R"({"type":"run","format":2,"baseUrl":"https://three.example","authScheme":"basic","caFile":null})" "\n";
+  log.text +=
+      R"({"type":"run","format":2,"baseUrl":"https://three.example","authScheme":"basic","caFile":null})"
+      "\n";
   c = read_ledger_text(log.text, "l");
   EXPECT_EQ(error_strings(c), std::vector<std::string>{"l:4: authScheme: must be bearer or raw"});
   EXPECT_EQ(c.runs, 2u);
@@ -662,7 +690,8 @@ TEST(LedgerFold, ASuccessFoldsWithItsIdFromTheSameLine) {
   const std::string id = R"("videoPublicId":"vod-1")";
   bad.replace(bad.find(id), id.size(), R"("videoPublicId":null)");
   c = read_ledger_text(bad, "l");
-  EXPECT_EQ(error_strings(c), std::vector<std::string>{"l:4: videoPublicId: a success must carry its videoPublicId"});
+  EXPECT_EQ(error_strings(c),
+            std::vector<std::string>{"l:4: videoPublicId: a success must carry its videoPublicId"});
   EXPECT_EQ(c.find(j.spec)->life.phase, Phase::cut_out);
 }
 
@@ -678,7 +707,8 @@ TEST(LedgerFold, ARefusalAfterAnyDoubtFoldsToInDoubt) {
   record(log, blind, cut(1));
   record(log, blind, answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503"));
   record(log, blind, cut(2, true));
-  record(log, blind, answer(2, CutVerdict::refused, 400, "HTTP 400", "", {"Live video cannot be stopped"}));
+  record(log, blind,
+         answer(2, CutVerdict::refused, 400, "HTTP 400", "", {"Live video cannot be stopped"}));
   // An ambiguous answer, a read that says it can still be cut, then a 403.
   record(log, read, cut(1));
   record(log, read, answer(1, CutVerdict::retry_in_doubt, 0, "timeout after sending"));
@@ -706,13 +736,15 @@ TEST(LedgerFold, ARefusalAfterAnyDoubtFoldsToInDoubt) {
     EXPECT_TRUE(r->life.error.starts_with(kStoppedAlready)) << r->life.error;
   }
   EXPECT_EQ(c.find(blind.spec)->life.error, std::string(kStoppedAlready) + " (then: HTTP 400)");
-  EXPECT_EQ(c.find(blind.spec)->life.messages, std::vector<std::string>{"Live video cannot be stopped"});
+  EXPECT_EQ(c.find(blind.spec)->life.messages,
+            std::vector<std::string>{"Live video cannot be stopped"});
   EXPECT_EQ(c.find(read.spec)->life.http_status, 403);
 }
 
 TEST(LedgerFold, AReadThatCanStopSettlesTheDoubtAndNothingElseDoes) {
   MemoryLog log;
-  Job settled{whole_job("p", "settled")}, unreadable{whole_job("p", "unreadable")}, stopped{whole_job("p", "stopped")};
+  Job settled{whole_job("p", "settled")}, unreadable{whole_job("p", "unreadable")},
+      stopped{whole_job("p", "stopped")};
   append_run(log, kTarget);
   for (Job* j : {&settled, &unreadable, &stopped}) {
     append_job(log, j->spec);
@@ -792,7 +824,8 @@ TEST(LedgerFold, GivingUpSettlesRetryExhaustedOrInDoubt) {
 
 TEST(LedgerFold, AReopenTakesUpFailedInDoubtAndRetryExhaustedJobs) {
   MemoryLog log;
-  Job failed{whole_job("p", "failed")}, doubt{whole_job("p", "doubt")}, exhausted{whole_job("p", "exhausted")};
+  Job failed{whole_job("p", "failed")}, doubt{whole_job("p", "doubt")},
+      exhausted{whole_job("p", "exhausted")};
   append_run(log, kTarget);
   for (Job* j : {&failed, &doubt, &exhausted}) append_job(log, j->spec);
   record(log, failed, cut(1));
@@ -836,8 +869,8 @@ TEST(LedgerFold, AReopenTakesUpFailedInDoubtAndRetryExhaustedJobs) {
 
 TEST(LedgerFold, ARequestLeftOutStaysOutUntilALaterRunRecordInterruptsIt) {
   MemoryLog log;
-  Job cut_left{whole_job("p", "cut")}, read_left{whole_job("p", "read")}, answered{whole_job("p", "answered")},
-      untouched{whole_job("p", "untouched")};
+  Job cut_left{whole_job("p", "cut")}, read_left{whole_job("p", "read")},
+      answered{whole_job("p", "answered")}, untouched{whole_job("p", "untouched")};
   append_run(log, kTarget);
   for (Job* j : {&cut_left, &read_left, &answered, &untouched}) append_job(log, j->spec);
   record(log, cut_left, cut(1));
@@ -921,13 +954,21 @@ TEST(LedgerFold, NothingInALedgerTurnsASucceededJobBack) {
   record(log, j, cut(1));
   record(log, j, answer(1, CutVerdict::success, 201, "", "vod-first"));
   append_run(log, kTarget);
-  log.text += R"({"type":"reopen","projectId":"p","liveVideoId":"v"})" "\n";  // 6
-  log.text += R"({"type":"dispatch","projectId":"p","liveVideoId":"v","op":"cut","attempt":2})" "\n";
-  log.text += R"({"type":"dispatch","projectId":"p","liveVideoId":"v","op":"read","attempt":1})" "\n";
-  log.text += R"({"type":"answer","projectId":"p","liveVideoId":"v","op":"cut","attempt":1,"verdict":"refused",)"
-              R"("httpStatus":400,"videoPublicId":null,"error":"HTTP 400","elapsedMs":1,"messages":[],"state":"failed"})" "\n";
-  log.text += R"({"type":"giveup","projectId":"p","liveVideoId":"v","error":"x","state":"retry_exhausted"})" "\n";
-  log.text += R"({"type":"withdraw","projectId":"p","liveVideoId":"v","op":"cut","attempt":1})" "\n";  // 11
+  log.text += R"({"type":"reopen","projectId":"p","liveVideoId":"v"})"
+              "\n";  // 6
+  log.text += R"({"type":"dispatch","projectId":"p","liveVideoId":"v","op":"cut","attempt":2})"
+              "\n";
+  log.text += R"({"type":"dispatch","projectId":"p","liveVideoId":"v","op":"read","attempt":1})"
+              "\n";
+  log.text +=
+      R"({"type":"answer","projectId":"p","liveVideoId":"v","op":"cut","attempt":1,"verdict":"refused",)"
+      R"("httpStatus":400,"videoPublicId":null,"error":"HTTP 400","elapsedMs":1,"messages":[],"state":"failed"})"
+      "\n";
+  log.text +=
+      R"({"type":"giveup","projectId":"p","liveVideoId":"v","error":"x","state":"retry_exhausted"})"
+      "\n";
+  log.text += R"({"type":"withdraw","projectId":"p","liveVideoId":"v","op":"cut","attempt":1})"
+              "\n";                                     // 11
   append_job(log, whole_job("p", "v", "a new label"));  // a spec may change; the state may not
 
   const std::string succeeded = "is impossible while the job is succeeded after 1 cut attempt(s)";
@@ -958,52 +999,63 @@ TEST(LedgerRead, RecordsTheLifecycleCannotHaveProducedAreCorruption) {
   auto line = [&](const std::string& s) { log.text += s + "\n"; };
   const std::string cut_answer_tail =
       R"(,"httpStatus":429,"videoPublicId":null,"error":"HTTP 429","elapsedMs":1,"messages":[],"state":"pending"})";
-  line(R"({"type":"answer","projectId":"p","liveVideoId":"a","op":"cut","attempt":1,"verdict":"retry")" +
-       cut_answer_tail);                                                                           // 6
-  line(R"({"type":"dispatch","projectId":"p","liveVideoId":"b","op":"cut","attempt":1})");         // 7
-  line(R"({"type":"answer","projectId":"p","liveVideoId":"b","op":"cut","attempt":1,"verdict":"retry_in_doubt")" +
-       cut_answer_tail);                                                                           // 8
-  line(R"({"type":"dispatch","projectId":"p","liveVideoId":"b","op":"cut","attempt":2})");         // 9
-  line(R"({"type":"dispatch","projectId":"p","liveVideoId":"c","op":"cut","attempt":1})");         // 10
-  line(R"({"type":"dispatch","projectId":"p","liveVideoId":"c","op":"cut","attempt":2})");         // 11
-  line(R"({"type":"dispatch","projectId":"p","liveVideoId":"c","op":"read","attempt":1})");        // 12
-  line(R"({"type":"giveup","projectId":"p","liveVideoId":"c","error":"x","state":"retry_exhausted"})");  // 13
-  line(R"({"type":"answer","projectId":"p","liveVideoId":"d","op":"read","attempt":1,"verdict":"can_stop",)"
-       R"("httpStatus":200,"error":"","elapsedMs":1,"state":"pending"})");                        // 14
-  line(R"({"type":"dispatch","projectId":"p","liveVideoId":"d","op":"read","attempt":1})");        // 15
-  line(R"({"type":"dispatch","projectId":"p","liveVideoId":"d","op":"cut","attempt":1})");         // 16
-  line(R"({"type":"answer","projectId":"p","liveVideoId":"d","op":"cut","attempt":2,"verdict":"retry")" +
-       cut_answer_tail);                                                                           // 17
-  line(R"({"type":"withdraw","projectId":"p","liveVideoId":"d","op":"cut","attempt":2})");         // 18
+  line(
+      R"({"type":"answer","projectId":"p","liveVideoId":"a","op":"cut","attempt":1,"verdict":"retry")" +
+      cut_answer_tail);                                                                     // 6
+  line(R"({"type":"dispatch","projectId":"p","liveVideoId":"b","op":"cut","attempt":1})");  // 7
+  line(
+      R"({"type":"answer","projectId":"p","liveVideoId":"b","op":"cut","attempt":1,"verdict":"retry_in_doubt")" +
+      cut_answer_tail);                                                                      // 8
+  line(R"({"type":"dispatch","projectId":"p","liveVideoId":"b","op":"cut","attempt":2})");   // 9
+  line(R"({"type":"dispatch","projectId":"p","liveVideoId":"c","op":"cut","attempt":1})");   // 10
+  line(R"({"type":"dispatch","projectId":"p","liveVideoId":"c","op":"cut","attempt":2})");   // 11
+  line(R"({"type":"dispatch","projectId":"p","liveVideoId":"c","op":"read","attempt":1})");  // 12
+  line(
+      R"({"type":"giveup","projectId":"p","liveVideoId":"c","error":"x","state":"retry_exhausted"})");  // 13
+  line(
+      R"({"type":"answer","projectId":"p","liveVideoId":"d","op":"read","attempt":1,"verdict":"can_stop",)"
+      R"("httpStatus":200,"error":"","elapsedMs":1,"state":"pending"})");                    // 14
+  line(R"({"type":"dispatch","projectId":"p","liveVideoId":"d","op":"read","attempt":1})");  // 15
+  line(R"({"type":"dispatch","projectId":"p","liveVideoId":"d","op":"cut","attempt":1})");   // 16
+  line(
+      R"({"type":"answer","projectId":"p","liveVideoId":"d","op":"cut","attempt":2,"verdict":"retry")" +
+      cut_answer_tail);                                                                     // 17
+  line(R"({"type":"withdraw","projectId":"p","liveVideoId":"d","op":"cut","attempt":2})");  // 18
   // The state a record claims must be the one its job's records make.
-  line(R"({"type":"answer","projectId":"p","liveVideoId":"d","op":"cut","attempt":1,"verdict":"success",)"
-       R"("httpStatus":201,"videoPublicId":"vod-d","error":"","elapsedMs":1,"messages":[],"state":"pending"})");  // 19
-  line(R"({"type":"dispatch","projectId":"p","liveVideoId":"b","op":"read","attempt":1})");        // 20
-  line(R"({"type":"answer","projectId":"p","liveVideoId":"b","op":"read","attempt":1,"verdict":"stopped",)"
-       R"("httpStatus":200,"error":"","elapsedMs":1,"state":"failed"})");                           // 21
-  line(R"({"type":"giveup","projectId":"p","liveVideoId":"c","error":"x","state":"in_doubt"})");    // 22
+  line(
+      R"({"type":"answer","projectId":"p","liveVideoId":"d","op":"cut","attempt":1,"verdict":"success",)"
+      R"("httpStatus":201,"videoPublicId":"vod-d","error":"","elapsedMs":1,"messages":[],"state":"pending"})");  // 19
+  line(R"({"type":"dispatch","projectId":"p","liveVideoId":"b","op":"read","attempt":1})");  // 20
+  line(
+      R"({"type":"answer","projectId":"p","liveVideoId":"b","op":"read","attempt":1,"verdict":"stopped",)"
+      R"("httpStatus":200,"error":"","elapsedMs":1,"state":"failed"})");  // 21
+  line(
+      R"({"type":"giveup","projectId":"p","liveVideoId":"c","error":"x","state":"in_doubt"})");  // 22
 
   const std::string idle0 = "is impossible while the job is idle after 0 cut attempt(s)";
-  const std::string b_doubt = "is impossible while the job is idle after 1 cut attempt(s), in doubt (a cut may be out)";
+  const std::string b_doubt =
+      "is impossible while the job is idle after 1 cut attempt(s), in doubt (a cut may be out)";
   const std::string c_out = "is impossible while the job is cut_out after 1 cut attempt(s)";
   LedgerContents c = read_ledger_text(log.text, "l");
-  EXPECT_EQ(error_strings(c),
-            (std::vector<std::string>{
-                "l:6: type: answer: an answer to cut attempt 1 " + idle0,
-                "l:9: type: dispatch: a cut before the doubt is settled " + b_doubt,
-                "l:11: type: dispatch: a dispatch " + c_out,
-                "l:12: type: dispatch: a dispatch " + c_out,
-                "l:13: type: giveup: giving up " + c_out,
-                "l:14: type: answer: an answer to a read-back " + idle0,
-                "l:15: type: dispatch: a read-back with nothing in doubt " + idle0,
-                "l:17: type: answer: an answer to cut attempt 2 " + std::string("is impossible while the job is ") +
-                    "cut_out after 1 cut attempt(s)",
-                "l:18: type: withdraw: withdrawing cut attempt 2 is impossible while the job is cut_out after 1 cut "
-                "attempt(s)",
-                "l:19: state: the record says pending, but the job's records make it succeeded",
-                "l:21: state: the record says failed, but the job's records make it in_doubt",
-                "l:22: type: giveup: giving up " + c_out,
-            }));
+  EXPECT_EQ(
+      error_strings(c),
+      (std::vector<std::string>{
+          "l:6: type: answer: an answer to cut attempt 1 " + idle0,
+          "l:9: type: dispatch: a cut before the doubt is settled " + b_doubt,
+          "l:11: type: dispatch: a dispatch " + c_out,
+          "l:12: type: dispatch: a dispatch " + c_out,
+          "l:13: type: giveup: giving up " + c_out,
+          "l:14: type: answer: an answer to a read-back " + idle0,
+          "l:15: type: dispatch: a read-back with nothing in doubt " + idle0,
+          "l:17: type: answer: an answer to cut attempt 2 " +
+              std::string("is impossible while the job is ") + "cut_out after 1 cut attempt(s)",
+          "l:18: type: withdraw: withdrawing cut attempt 2 is impossible while the job is cut_out "
+          "after 1 cut "
+          "attempt(s)",
+          "l:19: state: the record says pending, but the job's records make it succeeded",
+          "l:21: state: the record says failed, but the job's records make it in_doubt",
+          "l:22: type: giveup: giving up " + c_out,
+      }));
   // What the good lines made of each job; a bad line changed nothing.
   EXPECT_EQ(c.find("p", "a")->life.attempts, 0);
   EXPECT_EQ(c.find("p", "a")->life.phase, Phase::idle);
@@ -1017,31 +1069,37 @@ TEST(LedgerRead, RecordsTheLifecycleCannotHaveProducedAreCorruption) {
 TEST(LedgerRead, AJobRecordGoesThroughTheManifestValidator) {
   MemoryLog log;
   append_run(log, kTarget);
-  // Ids and a visibility a JobSpec can hold but a manifest would refuse, written as the runner would.
-  for (const char* id : {"a/b", "..", "v?x", "v\r\nx", "v x"}) append_job(log, whole_job("p", id));  // 2-6
-  append_job(log, whole_job("p/q", "v"));                                                              // 7
+  // Ids and a visibility a JobSpec can hold but a manifest would refuse, written as the runner
+  // would.
+  for (const char* id : {"a/b", "..", "v?x", "v\r\nx", "v x"})
+    append_job(log, whole_job("p", id));   // 2-6
+  append_job(log, whole_job("p/q", "v"));  // 7
   JobSpec seven = whole_job("p", "vis");
   seven.visibility = static_cast<Visibility>(7);
-  append_job(log, seven);                                                                              // 8
-  append_job(log, ms_job("p", "same", 5, 5));                                                        // 9
-  append_job(log, dt_job("p", "dt-same-ms", "2024-01-01T00:00:00.0001Z", "2024-01-01T00:00:00.0009Z"));  // 10
+  append_job(log, seven);                      // 8
+  append_job(log, ms_job("p", "same", 5, 5));  // 9
+  append_job(log, dt_job("p", "dt-same-ms", "2024-01-01T00:00:00.0001Z",
+                         "2024-01-01T00:00:00.0009Z"));  // 10
   // Values a JobSpec cannot even hold, by hand.
   auto job = [&](const std::string& id, const std::string& from_ms, const std::string& to_ms,
                  const std::string& dt_from, const std::string& dt_to) {
     log.text += R"({"type":"job","projectId":"p","liveVideoId":")" + id +
-                R"(","videoVisibilityOptionId":1,"fromMilisecond":)" + from_ms + R"(,"toMilisecond":)" + to_ms +
-                R"(,"dateTimeFrom":)" + dt_from + R"(,"dateTimeTo":)" + dt_to + R"(,"label":""})" "\n";
+                R"(","videoVisibilityOptionId":1,"fromMilisecond":)" + from_ms +
+                R"(,"toMilisecond":)" + to_ms + R"(,"dateTimeFrom":)" + dt_from +
+                R"(,"dateTimeTo":)" + dt_to +
+                R"(,"label":""})"
+                "\n";
   };
-  job("big", "0", "2147483648", "null", "null");                                          // 11
-  job("neg", "-1", "10", "null", "null");                                                 // 12
-  job("half-to", "5", "null", "null", "null");                                            // 13
-  job("half-from", "null", "5", "null", "null");                                          // 14
-  job("half-dt", "null", "null", R"("2024-01-01T00:00:00Z")", "null");                    // 15
-  job("both", "0", "5", R"("2024-01-01T00:00:00Z")", R"("2024-01-01T01:00:00Z")");       // 16
-  job("far", "null", "null", R"("2024-01-01T00:00:00Z")", R"("2924-01-01T00:00:00Z")");  // 17
+  job("big", "0", "2147483648", "null", "null");                                           // 11
+  job("neg", "-1", "10", "null", "null");                                                  // 12
+  job("half-to", "5", "null", "null", "null");                                             // 13
+  job("half-from", "null", "5", "null", "null");                                           // 14
+  job("half-dt", "null", "null", R"("2024-01-01T00:00:00Z")", "null");                     // 15
+  job("both", "0", "5", R"("2024-01-01T00:00:00Z")", R"("2024-01-01T01:00:00Z")");         // 16
+  job("far", "null", "null", R"("2024-01-01T00:00:00Z")", R"("2924-01-01T00:00:00Z")");    // 17
   job("early", "null", "null", R"("1969-12-31T23:59:59Z")", R"("2024-01-01T00:00:00Z")");  // 18
-  job("text", "null", "null", R"("yesterday")", R"("2024-01-01T00:00:00Z")");             // 19
-  job("good", "null", "null", "null", "null");                                            // 20
+  job("text", "null", "null", R"("yesterday")", R"("2024-01-01T00:00:00Z")");              // 19
+  job("good", "null", "null", "null", "null");                                             // 20
 
   auto at = [](int line, std::string_view field, const std::string& message) {
     return "l:" + std::to_string(line) + ": " + std::string(field) + ": " + message;
@@ -1057,12 +1115,15 @@ TEST(LedgerRead, AJobRecordGoesThroughTheManifestValidator) {
       at(8, "videoVisibilityOptionId", check_visibility(7).error),
       at(9, "toMilisecond", check_ms_order(5, 5)->message),
       at(10, "dateTimeTo",
-         check_date_time_order(*parse_iso8601("2024-01-01T00:00:00.0001Z"), *parse_iso8601("2024-01-01T00:00:00.0009Z"))
+         check_date_time_order(*parse_iso8601("2024-01-01T00:00:00.0001Z"),
+                               *parse_iso8601("2024-01-01T00:00:00.0009Z"))
              ->message),
       at(11, "toMilisecond", check_offset_ms(std::int64_t{1} << 31).error),
       at(12, "fromMilisecond", check_offset_ms(-1).error),
-      at(13, "toMilisecond", check_range_shape({true, false, false, false}, names).problem->message),
-      at(14, "fromMilisecond", check_range_shape({false, true, false, false}, names).problem->message),
+      at(13, "toMilisecond",
+         check_range_shape({true, false, false, false}, names).problem->message),
+      at(14, "fromMilisecond",
+         check_range_shape({false, true, false, false}, names).problem->message),
       at(15, "dateTimeTo", check_range_shape({false, false, true, false}, names).problem->message),
       at(16, "dateTimeFrom", check_range_shape({true, true, true, true}, names).problem->message),
       at(17, "dateTimeTo", parse_date_time("2924-01-01T00:00:00Z").error),
@@ -1072,13 +1133,20 @@ TEST(LedgerRead, AJobRecordGoesThroughTheManifestValidator) {
   LedgerContents c = read_ledger_text(log.text, "l");
   EXPECT_EQ(error_strings(c), want);
   // The validator's words, as a person reads them (control characters shown escaped).
-  EXPECT_EQ(want[3], R"(l:5: liveVideoId: must be 1-128 characters from A-Z, a-z, 0-9, '_' and '-', got "v\r\nx")");
-  EXPECT_EQ(want[6], R"(l:8: videoVisibilityOptionId: must be 1 (Public), 2 (Private) or 3 (Password Protected), got "7")");
+  EXPECT_EQ(
+      want[3],
+      R"(l:5: liveVideoId: must be 1-128 characters from A-Z, a-z, 0-9, '_' and '-', got "v\r\nx")");
+  EXPECT_EQ(
+      want[6],
+      R"(l:8: videoVisibilityOptionId: must be 1 (Public), 2 (Private) or 3 (Password Protected), got "7")");
   EXPECT_EQ(want[9], R"(l:11: toMilisecond: must be below 2147483648, got "2147483648")");
   EXPECT_EQ(want[11], "l:13: toMilisecond: required when fromMilisecond is given");
-  EXPECT_EQ(want[14], "l:16: dateTimeFrom: use either fromMilisecond/toMilisecond or dateTimeFrom/dateTimeTo, not both");
-  EXPECT_EQ(want[15],
-            R"(l:17: dateTimeTo: must be between 1970-01-01T00:00:00Z and 2261-12-31T23:59:59.9999999Z, got "2924-01-01T00:00:00Z")");
+  EXPECT_EQ(want[14],
+            "l:16: dateTimeFrom: use either fromMilisecond/toMilisecond or "
+            "dateTimeFrom/dateTimeTo, not both");
+  EXPECT_EQ(
+      want[15],
+      R"(l:17: dateTimeTo: must be between 1970-01-01T00:00:00Z and 2261-12-31T23:59:59.9999999Z, got "2924-01-01T00:00:00Z")");
   // None of them became a job; the good one did.
   ASSERT_EQ(c.jobs.size(), 1u);
   EXPECT_EQ(c.jobs[0].spec.key(), "p/good");
@@ -1093,53 +1161,76 @@ TEST(LedgerRead, CorruptLinesAreAllReportedWithFileLineAndField) {
     append_job(*w, j.spec);
   }
   std::string text = slurp(dir.file());
-  text += "this is not json\n";                                                                     // 3
-  text += R"({"type":"dispatch","projectId":"p","liveVideoId":"v","op":"cut"})" "\n";               // 4
-  text += R"({"type":"dispatch","projectId":"p","liveVideoId":"v","attempt":"1","op":"cut"})" "\n"; // 5
-  text += R"({"type":"bogus","projectId":"p","liveVideoId":"v"})" "\n";                            // 6
-  text += R"({"type":"answer","projectId":"p","liveVideoId":"v","op":"cut","attempt":1,"verdict":"retry",)"
-          R"("httpStatus":429,"videoPublicId":null,"error":"","elapsedMs":1,"messages":[],"state":"done"})" "\n";  // 7
-  text += R"({"type":"dispatch","projectId":"p","liveVideoId":"ghost","attempt":1,"op":"cut"})" "\n";  // 8
-  text += "[1,2]\n";                                                                                // 9
-  text += R"({"type":"dispatch","projectId":"p","liveVideoId":"v","attempt":1,"op":"cut"})" "\n";  // 10 ok
-  text += R"({"type":"job","projectId":"p","liveVideoId":"w","videoVisibilityOptionId":7,"fromMilisecond":5,)"
-          R"("toMilisecond":null,"dateTimeFrom":null,"dateTimeTo":null,"label":""})" "\n";                // 11
-  text += R"({"type":"withdraw","ts":5,"projectId":"p","liveVideoId":"v","op":"cut","attempt":1})" "\n";  // 12
-  text += R"({"type":"answer","projectId":"p","liveVideoId":"v","op":"cut","attempt":1,"verdict":"permanent",)"
-          R"("httpStatus":400,"videoPublicId":null,"error":"","elapsedMs":1,"messages":[],"state":"failed"})" "\n";  // 13
-  text += R"({"type":"withdraw","projectId":"p","liveVideoId":"v","op":"read","attempt":1})" "\n";  // 14
-  text += R"({"type":"dispatch","projectId":"p","liveVideoId":"v","op":"snip","attempt":2,"blind":"yes"})" "\n";  // 15
-  text += "\n";                                                                                     // 16
-  text += R"({"type":"job","projectId":"","liveVideoId":"w","videoVisibilityOptionId":1,"fromMilisecond":null,)"
-          R"("toMilisecond":null,"dateTimeFrom":null,"dateTimeTo":null,"label":""})" "\n";                // 17
-  text += R"({"type":"giveup","projectId":"p","liveVideoId":"v","state":"in_doubt"})" "\n";          // 18
-  text += R"({"type":"answer","projectId":"p","liveVideoId":"v","op":"read","attempt":1,"verdict":"maybe",)"
-          R"("httpStatus":200,"error":"","elapsedMs":1,"state":"pending"})" "\n";                     // 19
-  text += R"({"projectId":"p","liveVideoId":"v"})" "\n";                                            // 20
+  text += "this is not json\n";  // 3
+  text += R"({"type":"dispatch","projectId":"p","liveVideoId":"v","op":"cut"})"
+          "\n";  // 4
+  text += R"({"type":"dispatch","projectId":"p","liveVideoId":"v","attempt":"1","op":"cut"})"
+          "\n";  // 5
+  text += R"({"type":"bogus","projectId":"p","liveVideoId":"v"})"
+          "\n";  // 6
+  text +=
+      R"({"type":"answer","projectId":"p","liveVideoId":"v","op":"cut","attempt":1,"verdict":"retry",)"
+      R"("httpStatus":429,"videoPublicId":null,"error":"","elapsedMs":1,"messages":[],"state":"done"})"
+      "\n";  // 7
+  text += R"({"type":"dispatch","projectId":"p","liveVideoId":"ghost","attempt":1,"op":"cut"})"
+          "\n";       // 8
+  text += "[1,2]\n";  // 9
+  text += R"({"type":"dispatch","projectId":"p","liveVideoId":"v","attempt":1,"op":"cut"})"
+          "\n";  // 10 ok
+  text +=
+      R"({"type":"job","projectId":"p","liveVideoId":"w","videoVisibilityOptionId":7,"fromMilisecond":5,)"
+      R"("toMilisecond":null,"dateTimeFrom":null,"dateTimeTo":null,"label":""})"
+      "\n";  // 11
+  text += R"({"type":"withdraw","ts":5,"projectId":"p","liveVideoId":"v","op":"cut","attempt":1})"
+          "\n";  // 12
+  text +=
+      R"({"type":"answer","projectId":"p","liveVideoId":"v","op":"cut","attempt":1,"verdict":"permanent",)"
+      R"("httpStatus":400,"videoPublicId":null,"error":"","elapsedMs":1,"messages":[],"state":"failed"})"
+      "\n";  // 13
+  text += R"({"type":"withdraw","projectId":"p","liveVideoId":"v","op":"read","attempt":1})"
+          "\n";  // 14
+  text +=
+      R"({"type":"dispatch","projectId":"p","liveVideoId":"v","op":"snip","attempt":2,"blind":"yes"})"
+      "\n";      // 15
+  text += "\n";  // 16
+  text +=
+      R"({"type":"job","projectId":"","liveVideoId":"w","videoVisibilityOptionId":1,"fromMilisecond":null,)"
+      R"("toMilisecond":null,"dateTimeFrom":null,"dateTimeTo":null,"label":""})"
+      "\n";  // 17
+  text += R"({"type":"giveup","projectId":"p","liveVideoId":"v","state":"in_doubt"})"
+          "\n";  // 18
+  text +=
+      R"({"type":"answer","projectId":"p","liveVideoId":"v","op":"read","attempt":1,"verdict":"maybe",)"
+      R"("httpStatus":200,"error":"","elapsedMs":1,"state":"pending"})"
+      "\n";  // 19
+  text += R"({"projectId":"p","liveVideoId":"v"})"
+          "\n";  // 20
   spit(dir.file(), text);
 
   LedgerContents c = read_ledger(dir.file());
   const std::string f = dir.file().string() + ":";
-  EXPECT_EQ(error_strings(c), (std::vector<std::string>{
-                                  f + "3: " + not_json("this is not json"),
-                                  f + "4: attempt: missing",
-                                  f + "5: attempt: must be an integer",
-                                  f + "6: type: unknown record type 'bogus'",
-                                  f + "7: state: unknown state 'done'",
-                                  f + "8: liveVideoId: dispatch record for job p/ghost, which has no job record before it",
-                                  f + "9: not a JSON object",
-                                  f + "11: videoVisibilityOptionId: " + check_visibility(7).error,
-                                  f + "12: ts: must be a string",
-                                  f + "13: verdict: unknown cut verdict 'permanent'",
-                                  f + "14: op: unknown op 'read' (expected cut)",
-                                  f + "15: op: unknown op 'snip' (expected cut or read)",
-                                  f + "15: blind: must be true or false",
-                                  f + "16: " + not_json(""),
-                                  f + "17: projectId: must not be empty",
-                                  f + "18: error: missing",
-                                  f + "19: verdict: unknown read verdict 'maybe'",
-                                  f + "20: type: missing",
-                              }));
+  EXPECT_EQ(
+      error_strings(c),
+      (std::vector<std::string>{
+          f + "3: " + not_json("this is not json"),
+          f + "4: attempt: missing",
+          f + "5: attempt: must be an integer",
+          f + "6: type: unknown record type 'bogus'",
+          f + "7: state: unknown state 'done'",
+          f + "8: liveVideoId: dispatch record for job p/ghost, which has no job record before it",
+          f + "9: not a JSON object",
+          f + "11: videoVisibilityOptionId: " + check_visibility(7).error,
+          f + "12: ts: must be a string",
+          f + "13: verdict: unknown cut verdict 'permanent'",
+          f + "14: op: unknown op 'read' (expected cut)",
+          f + "15: op: unknown op 'snip' (expected cut or read)",
+          f + "15: blind: must be true or false",
+          f + "16: " + not_json(""),
+          f + "17: projectId: must not be empty",
+          f + "18: error: missing",
+          f + "19: verdict: unknown read verdict 'maybe'",
+          f + "20: type: missing",
+      }));
   // Good lines around the bad ones still count.
   ASSERT_EQ(c.jobs.size(), 1u);
   EXPECT_EQ(c.jobs[0].life.attempts, 1);
@@ -1231,7 +1322,8 @@ TEST(LedgerRead, AWholeLastRecordThatIsWrongIsReportedNotTorn) {
        "l:4: state: the record says pending, but the job's records make it succeeded"},
       {R"({"type":"answer","projectId":"p","liveVideoId":"v","op":"cut","attempt":2,"verdict":"retry",)"
        R"("httpStatus":429,"videoPublicId":null,"error":"","elapsedMs":1,"messages":[],"state":"pending"})",
-       "l:4: type: answer: an answer to cut attempt 2 is impossible while the job is cut_out after 1 cut attempt(s)"},
+       "l:4: type: answer: an answer to cut attempt 2 is impossible while the job is cut_out after "
+       "1 cut attempt(s)"},
       {R"({"type":"dispatch","projectId":"p","liveVideoId":"ghost","op":"cut","attempt":1})",
        "l:4: liveVideoId: dispatch record for job p/ghost, which has no job record before it"},
       {"[1,2]", "l:4: not a JSON object"},
@@ -1242,8 +1334,9 @@ TEST(LedgerRead, AWholeLastRecordThatIsWrongIsReportedNotTorn) {
     EXPECT_FALSE(c.torn_tail) << k.last;
   }
   // A batchcut 0.1 ledger of one record without its newline is refused, not cut to nothing.
-  const std::string old = R"({"type":"job","projectId":"p","liveVideoId":"v","videoVisibilityOptionId":1,)"
-                          R"("fromMilisecond":null,"toMilisecond":null,"dateTimeFrom":null,"dateTimeTo":null,"label":""})";
+  const std::string old =
+      R"({"type":"job","projectId":"p","liveVideoId":"v","videoVisibilityOptionId":1,)"
+      R"("fromMilisecond":null,"toMilisecond":null,"dateTimeFrom":null,"dateTimeTo":null,"label":""})";
   LedgerContents c = read_ledger_text(old, "l");
   ASSERT_EQ(c.errors.size(), 1u);
   EXPECT_EQ(c.errors[0].line, 1u);
@@ -1261,7 +1354,8 @@ TEST(LedgerWriter, LockThenReadThenCutTheTornTail) {
     record(*w, j, cut(1));
   }
   const std::string good = slurp(dir.file());
-  const std::string torn = R"({"type":"answer","ts":"2026-01-01T00:00:00.000Z","projectId":"p","liveVideoId":"v","op)";
+  const std::string torn =
+      R"({"type":"answer","ts":"2026-01-01T00:00:00.000Z","projectId":"p","liveVideoId":"v","op)";
   spit(dir.file(), good + torn);
 
   auto w = LedgerWriter::open(dir.file(), LedgerSync::group_commit);
@@ -1272,7 +1366,8 @@ TEST(LedgerWriter, LockThenReadThenCutTheTornTail) {
   EXPECT_TRUE(c.find(j.spec)->life.request_out());
   // An offset that is not where the torn line starts would cut complete records: refused.
   const std::size_t last_line = good.rfind('\n', good.size() - 2) + 1;
-  for (std::size_t wrong : {std::size_t{0}, last_line, good.size() - 1, good.size() + 1, good.size() + 1000}) {
+  for (std::size_t wrong :
+       {std::size_t{0}, last_line, good.size() - 1, good.size() + 1, good.size() + 1000}) {
     EXPECT_THROW(w->truncate_torn_tail(wrong), LedgerError) << wrong;
   }
   EXPECT_EQ(slurp(dir.file()), good + torn);
@@ -1356,7 +1451,8 @@ TEST(LedgerWriter, AnUncutTornTailIsTerminatedNotGluedOnto) {
     record(*w, j, cut(1));
   }
   LedgerContents c = read_ledger(dir.file());
-  EXPECT_EQ(error_strings(c), std::vector<std::string>{dir.file().string() + ":3: " + not_json(torn)});
+  EXPECT_EQ(error_strings(c),
+            std::vector<std::string>{dir.file().string() + ":3: " + not_json(torn)});
   EXPECT_FALSE(c.torn_tail);
   EXPECT_TRUE(c.find(j.spec)->life.request_out());  // the new record survived intact
 }
@@ -1372,7 +1468,8 @@ TEST(LedgerWriter, ASecondWriterIsLockedOutUntilTheFirstIsGone) {
     LedgerWriter::open(dir.file(), LedgerSync::group_commit);
     FAIL() << "second open succeeded";
   } catch (const LedgerError& e) {
-    EXPECT_EQ(std::string(e.what()), "ledger " + dir.file().string() + " is in use by another batchcut run (locked)");
+    EXPECT_EQ(std::string(e.what()),
+              "ledger " + dir.file().string() + " is in use by another batchcut run (locked)");
   }
   first.reset();
   EXPECT_FALSE(ledger_in_use(dir.file()));
@@ -1398,14 +1495,15 @@ TEST(LedgerWriter, WhenDurableCallbacksFireOnceTheRecordIsInTheFile) {
   LedgerLog::Seq last = 0;
   for (int i = 0; i < n; ++i) {
     futures.push_back(promises[i].get_future());
-    LedgerLog::Seq s = i == 0   ? append_run(*w, kTarget)
-                       : i == 1 ? append_job(*w, j.spec)
+    LedgerLog::Seq s = i == 0       ? append_run(*w, kTarget)
+                       : i == 1     ? append_job(*w, j.spec)
                        : i % 2 == 0 ? record(*w, j, cut(1))
                                     : record(*w, j, Withdraw{1});
     EXPECT_EQ(s, last + 1);  // 1, 2, 3, ...
     last = s;
     // When it runs, the record must already be in the file.
-    w->when_durable(s, [&dir, p = &promises[i]] { p->set_value(lines_of(slurp(dir.file())).size()); });
+    w->when_durable(s,
+                    [&dir, p = &promises[i]] { p->set_value(lines_of(slurp(dir.file())).size()); });
   }
   for (int i = 0; i < n; ++i) {
     ASSERT_EQ(futures[i].wait_for(kHangGuard), std::future_status::ready) << i;
@@ -1525,8 +1623,9 @@ namespace {
 // One job in each state, with free text that a spreadsheet would run as a formula.
 LedgerContents export_sample() {
   MemoryLog log;
-  Job ok{whole_job("-p", "ok", "=SUM(A1)")}, bad{whole_job("-p", "bad", "@me")}, doubt{whole_job("-p", "doubt", "plain")},
-      pend{whole_job("-p", "pend", "\tTAB")}, gave{whole_job("-p", "gave", "")};
+  Job ok{whole_job("-p", "ok", "=SUM(A1)")}, bad{whole_job("-p", "bad", "@me")},
+      doubt{whole_job("-p", "doubt", "plain")}, pend{whole_job("-p", "pend", "\tTAB")},
+      gave{whole_job("-p", "gave", "")};
   append_run(log, kTarget);
   for (Job* j : {&ok, &bad, &doubt, &pend, &gave}) append_job(log, j->spec);
   record(log, ok, cut(1));
@@ -1576,14 +1675,18 @@ TEST(LedgerExport, CsvRowsSayWhereEachJobIsAndGuardFreeText) {
             "projectId,liveVideoId,label,state,videoPublicId,attempts,httpStatus,error\n"
             "-p,ok,'=SUM(A1),succeeded,'+vod-1,1,201,\n"
             "-p,bad,'@me,failed,,1,400,'-bad request\n"
-            "-p,doubt,plain,in_doubt,,1,503,\"" + std::string(kStoppedAlready) + " (last cut answer: HTTP 503)\"\n"
-            "-p,pend,'\tTAB,pending,,1,429,HTTP 429\n"
-            "-p,gave,,retry_exhausted,,1,429,\"'\rno more\"\n");
+            "-p,doubt,plain,in_doubt,,1,503,\"" +
+                std::string(kStoppedAlready) +
+                " (last cut answer: HTTP 503)\"\n"
+                "-p,pend,'\tTAB,pending,,1,429,HTTP 429\n"
+                "-p,gave,,retry_exhausted,,1,429,\"'\rno more\"\n");
   const auto rows = read_csv(csv);
   ASSERT_EQ(rows.size(), 6u);
-  EXPECT_EQ(rows[0].fields, (std::vector<std::string>{"projectId", "liveVideoId", "label", "state", "videoPublicId",
-                                                      "attempts", "httpStatus", "error"}));
-  EXPECT_EQ(rows[1].fields, (std::vector<std::string>{"-p", "ok", "'=SUM(A1)", "succeeded", "'+vod-1", "1", "201", ""}));
+  EXPECT_EQ(rows[0].fields,
+            (std::vector<std::string>{"projectId", "liveVideoId", "label", "state", "videoPublicId",
+                                      "attempts", "httpStatus", "error"}));
+  EXPECT_EQ(rows[1].fields, (std::vector<std::string>{"-p", "ok", "'=SUM(A1)", "succeeded",
+                                                      "'+vod-1", "1", "201", ""}));
   EXPECT_EQ(rows[3].fields.at(7), std::string(kStoppedAlready) + " (last cut answer: HTTP 503)");
   EXPECT_EQ(rows[4].fields.at(2), "'\tTAB");
   EXPECT_EQ(rows[5].fields.at(7), "'\rno more");
@@ -1617,7 +1720,8 @@ TEST(LedgerExport, TheStatesFilterAppliesToEveryExport) {
   };
   EXPECT_EQ(keys(read_csv(csv_of(c, {JobState::in_doubt, JobState::pending}))),
             (std::vector<std::string>{"doubt", "pend"}));
-  EXPECT_EQ(keys(read_csv(csv_of(c, {JobState::retry_exhausted}))), std::vector<std::string>{"gave"});
+  EXPECT_EQ(keys(read_csv(csv_of(c, {JobState::retry_exhausted}))),
+            std::vector<std::string>{"gave"});
   EXPECT_EQ(keys(read_csv(csv_of(c))).size(), 5u);
 
   std::ostringstream jsonl;
@@ -1634,7 +1738,8 @@ TEST(LedgerExport, TheStatesFilterAppliesToEveryExport) {
   std::ostringstream yaml;
   export_manifest_yaml(c, {JobState::failed}, yaml);
   Manifest m = parse_manifest(yaml.str(), ManifestFormat::yaml, "again.yaml");
-  ASSERT_TRUE(m.ok()) << ::testing::PrintToString(m.errors.empty() ? "" : m.errors[0].to_string()) << yaml.str();
+  ASSERT_TRUE(m.ok()) << ::testing::PrintToString(m.errors.empty() ? "" : m.errors[0].to_string())
+                      << yaml.str();
   ASSERT_EQ(m.jobs.size(), 1u);
   EXPECT_EQ(m.jobs[0].key(), "-p/bad");
   EXPECT_NE(yaml.str().find("# was failed: -bad request"), std::string::npos) << yaml.str();
@@ -1647,8 +1752,9 @@ TEST(LedgerExport, JsonlHasOneObjectPerJobWithNulls) {
   auto lines = lines_of(out.str());
   ASSERT_EQ(lines.size(), 5u);
   auto o = boost::json::parse(lines[0]).as_object();
-  EXPECT_EQ(keys_of(o), (std::set<std::string>{"projectId", "liveVideoId", "label", "state", "videoPublicId", "attempts",
-                                               "httpStatus", "error"}));
+  EXPECT_EQ(keys_of(o),
+            (std::set<std::string>{"projectId", "liveVideoId", "label", "state", "videoPublicId",
+                                   "attempts", "httpStatus", "error"}));
   EXPECT_EQ(o.at("projectId").as_string(), "-p");
   EXPECT_EQ(o.at("label").as_string(), "=SUM(A1)");  // JSON needs no formula guard
   EXPECT_EQ(o.at("state").as_string(), "succeeded");
@@ -1679,7 +1785,8 @@ TEST(LedgerExport, JsonlHasOneObjectPerJobWithNulls) {
 
 TEST(LedgerExport, ManifestExportsRunAgainAsTheSameJobs) {
   MemoryLog log;
-  Job ms{ms_job("p", "ms", 1000, 61000)}, dt{dt_job("p", "dt", "2024-05-23T20:09:29.8106349Z", "2024-05-23T21:00:00Z")},
+  Job ms{ms_job("p", "ms", 1000, 61000)},
+      dt{dt_job("p", "dt", "2024-05-23T20:09:29.8106349Z", "2024-05-23T21:00:00Z")},
       whole{whole_job("p", "whole", "say \"hi\", twice")}, done{whole_job("p", "done")};
   whole.spec.visibility = Visibility::password;
   append_run(log, kTarget);
@@ -1698,12 +1805,14 @@ TEST(LedgerExport, ManifestExportsRunAgainAsTheSameJobs) {
   export_manifest_csv(c, {JobState::in_doubt}, csv);
   export_manifest_yaml(c, {JobState::in_doubt}, yaml);
   EXPECT_EQ(csv.str(),
-            "projectId,liveVideoId,videoVisibilityOptionId,fromMilisecond,toMilisecond,dateTimeFrom,dateTimeTo,label\n"
+            "projectId,liveVideoId,videoVisibilityOptionId,fromMilisecond,toMilisecond,"
+            "dateTimeFrom,dateTimeTo,label\n"
             "p,ms,2,1000,61000,,,ms clip\n"
             "p,dt,1,,,2024-05-23T20:09:29.8106349Z,2024-05-23T21:00:00Z,dt clip\n"
             "p,whole,3,,,,,\"say \"\"hi\"\", twice\"\n");
   EXPECT_NE(yaml.str().find("# was in_doubt: out of reads"), std::string::npos) << yaml.str();
-  for (const auto& [text, format] : {std::pair{csv.str(), ManifestFormat::csv}, std::pair{yaml.str(), ManifestFormat::yaml}}) {
+  for (const auto& [text, format] :
+       {std::pair{csv.str(), ManifestFormat::csv}, std::pair{yaml.str(), ManifestFormat::yaml}}) {
     Manifest m = parse_manifest(text, format, "again");
     ASSERT_TRUE(m.ok()) << m.errors[0].to_string() << "\n" << text;
     ASSERT_EQ(m.jobs.size(), 3u) << text;
@@ -1722,7 +1831,8 @@ TEST(LedgerRead, TextAndFileGiveTheSameContents) {
   std::string text;
   {
     MemoryLog log;
-    Job a{whole_job("p", "a")}, b{ms_job("p", "b", 0, 10)}, big{whole_job("p", "big", std::string(9 << 20, 'x'))};
+    Job a{whole_job("p", "a")}, b{ms_job("p", "b", 0, 10)},
+        big{whole_job("p", "big", std::string(9 << 20, 'x'))};
     append_run(log, kTarget);
     append_job(log, a.spec);
     append_job(log, b.spec);
@@ -1755,6 +1865,7 @@ TEST(LedgerRead, TextAndFileGiveTheSameContents) {
   EXPECT_EQ(from_text.find("p", "big")->spec.label.size(), std::size_t{9} << 20);
   EXPECT_TRUE(from_text.find("p", "a")->life.doubt);
   EXPECT_EQ(from_text.find("p", "b")->life.video_public_id, "vod-b");
-  EXPECT_TRUE(from_text.find("q", "j0")->life.request_out());  // after the last run record: not interrupted
+  EXPECT_TRUE(
+      from_text.find("q", "j0")->life.request_out());  // after the last run record: not interrupted
   EXPECT_TRUE(from_text.find("q", "j1")->life.doubt);
 }

@@ -36,7 +36,8 @@ Lifecycle run(const std::vector<Event>& events) {
   return l;
 }
 
-CutAnswer cut_answer(int attempt, CutVerdict v, int status, std::string error, std::string id = "") {
+CutAnswer cut_answer(int attempt, CutVerdict v, int status, std::string error,
+                     std::string id = "") {
   CutAnswer a;
   a.attempt = attempt;
   a.verdict = v;
@@ -73,20 +74,24 @@ const std::vector<Start>& starts() {
        {cut(1), cut_answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503"), read_back(),
         read_answer(ReadVerdict::can_stop)}},
       {"cut_out", {cut(1)}},
-      {"cut_out_blind", {cut(1), cut_answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503"), cut(2, true)}},
+      {"cut_out_blind",
+       {cut(1), cut_answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503"), cut(2, true)}},
       {"cut_out_settled",
        {cut(1), cut_answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503"), read_back(),
         read_answer(ReadVerdict::can_stop), cut(2)}},
-      {"read_out", {cut(1), cut_answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503"), read_back()}},
+      {"read_out",
+       {cut(1), cut_answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503"), read_back()}},
       {"succeeded", {cut(1), cut_answer(1, CutVerdict::success, 201, "", "vod-1")}},
       {"failed", {cut(1), cut_answer(1, CutVerdict::refused, 400, "HTTP 400")}},
       {"retry_exhausted",
        {cut(1), cut_answer(1, CutVerdict::retry, 429, "HTTP 429"), GiveUp{"out of attempts"}}},
       {"in_doubt",
-       {cut(1), cut_answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503"), GiveUp{"out of reads"}}},
+       {cut(1), cut_answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503"),
+        GiveUp{"out of reads"}}},
       {"in_doubt_refused",  // doubt settled by a read, then a refusal: in_doubt without doubt
        {cut(1), cut_answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503"), read_back(),
-        read_answer(ReadVerdict::can_stop), cut(2), cut_answer(2, CutVerdict::refused, 403, "HTTP 403")}},
+        read_answer(ReadVerdict::can_stop), cut(2),
+        cut_answer(2, CutVerdict::refused, 403, "HTTP 403")}},
   };
   return s;
 }
@@ -106,16 +111,40 @@ const std::vector<Try>& tries() {
       {"read", [](const Lifecycle&) -> Event { return read_back(); }},
       {"withdraw", [](const Lifecycle& l) -> Event { return Withdraw{l.attempts}; }},
       {"withdraw_other", [](const Lifecycle& l) -> Event { return Withdraw{l.attempts + 1}; }},
-      {"success", [](const Lifecycle& l) -> Event { return cut_answer(l.attempts, CutVerdict::success, 201, "", "vod-9"); }},
-      {"retry", [](const Lifecycle& l) -> Event { return cut_answer(l.attempts, CutVerdict::retry, 429, "HTTP 429 again"); }},
-      {"retry_in_doubt", [](const Lifecycle& l) -> Event { return cut_answer(l.attempts, CutVerdict::retry_in_doubt, 502, "HTTP 502"); }},
-      {"refused", [](const Lifecycle& l) -> Event { return cut_answer(l.attempts, CutVerdict::refused, 400, "HTTP 400 now"); }},
-      {"fatal", [](const Lifecycle& l) -> Event { return cut_answer(l.attempts, CutVerdict::fatal, 401, "HTTP 401"); }},
-      {"answer_other", [](const Lifecycle& l) -> Event { return cut_answer(l.attempts + 1, CutVerdict::retry, 429, "x"); }},
-      {"answer_earlier", [](const Lifecycle& l) -> Event { return cut_answer(l.attempts - 1, CutVerdict::retry, 429, "x"); }},
+      {"success",
+       [](const Lifecycle& l) -> Event {
+         return cut_answer(l.attempts, CutVerdict::success, 201, "", "vod-9");
+       }},
+      {"retry",
+       [](const Lifecycle& l) -> Event {
+         return cut_answer(l.attempts, CutVerdict::retry, 429, "HTTP 429 again");
+       }},
+      {"retry_in_doubt",
+       [](const Lifecycle& l) -> Event {
+         return cut_answer(l.attempts, CutVerdict::retry_in_doubt, 502, "HTTP 502");
+       }},
+      {"refused",
+       [](const Lifecycle& l) -> Event {
+         return cut_answer(l.attempts, CutVerdict::refused, 400, "HTTP 400 now");
+       }},
+      {"fatal",
+       [](const Lifecycle& l) -> Event {
+         return cut_answer(l.attempts, CutVerdict::fatal, 401, "HTTP 401");
+       }},
+      {"answer_other",
+       [](const Lifecycle& l) -> Event {
+         return cut_answer(l.attempts + 1, CutVerdict::retry, 429, "x");
+       }},
+      {"answer_earlier",
+       [](const Lifecycle& l) -> Event {
+         return cut_answer(l.attempts - 1, CutVerdict::retry, 429, "x");
+       }},
       {"can_stop", [](const Lifecycle&) -> Event { return read_answer(ReadVerdict::can_stop); }},
       {"stopped", [](const Lifecycle&) -> Event { return read_answer(ReadVerdict::stopped); }},
-      {"unreadable", [](const Lifecycle&) -> Event { return read_answer(ReadVerdict::unreadable, 0, "timeout"); }},
+      {"unreadable",
+       [](const Lifecycle&) -> Event {
+         return read_answer(ReadVerdict::unreadable, 0, "timeout");
+       }},
       {"giveup", [](const Lifecycle&) -> Event { return GiveUp{"no more"}; }},
       {"reopen", [](const Lifecycle&) -> Event { return Reopen{}; }},
       {"interrupted", [](const Lifecycle&) -> Event { return Interrupted{}; }},
@@ -140,8 +169,14 @@ constexpr auto cut_out = Phase::cut_out;
 constexpr auto read_out = Phase::read_out;
 constexpr auto done = Phase::done;
 constexpr auto pending = JobState::pending;
+constexpr auto succeeded = JobState::succeeded;
+constexpr auto failed = JobState::failed;
+constexpr auto exhausted = JobState::retry_exhausted;
+constexpr auto in_doubt = JobState::in_doubt;
 
-std::string stopped_then(const std::string& e) { return std::string(kStoppedAlready) + " (then: " + e + ")"; }
+std::string stopped_then(const std::string& e) {
+  return std::string(kStoppedAlready) + " (then: " + e + ")";
+}
 std::string ended(int attempt) {
   return "the run ended before the answer to cut attempt " + std::to_string(attempt) + " was seen";
 }
@@ -159,68 +194,80 @@ const std::vector<Allowed>& allowed() {
       // idle, nothing known: cut (blind or not), give up; Interrupted changes nothing
       {"idle_new", "cut", {cut_out, pending, false, false, 1, 0, "", ""}},
       {"idle_new", "cut_blind", {cut_out, pending, false, false, 1, 0, "", ""}},
-      {"idle_new", "giveup", {done, JobState::retry_exhausted, false, false, 0, 0, "", "no more"}},
+      {"idle_new", "giveup", {done, exhausted, false, false, 0, 0, "", "no more"}},
       {"idle_new", "interrupted", {idle, pending, false, false, 0, 0, "", ""}},
 
       {"idle_retried", "cut", {cut_out, pending, false, false, 2, 429, "", "HTTP 429"}},
       {"idle_retried", "cut_blind", {cut_out, pending, false, false, 2, 429, "", "HTTP 429"}},
-      {"idle_retried", "giveup", {done, JobState::retry_exhausted, false, false, 1, 429, "", "no more"}},
+      {"idle_retried", "giveup", {done, exhausted, false, false, 1, 429, "", "no more"}},
       {"idle_retried", "interrupted", {idle, pending, false, false, 1, 429, "", "HTTP 429"}},
 
       // in doubt: a read, or a blind cut; giving up settles in_doubt
       {"idle_doubt", "cut_blind", {cut_out, pending, true, true, 2, 503, "", "HTTP 503"}},
       {"idle_doubt", "read", {read_out, pending, true, true, 1, 503, "", "HTTP 503"}},
-      {"idle_doubt", "giveup", {done, JobState::in_doubt, true, true, 1, 503, "", "no more"}},
+      {"idle_doubt", "giveup", {done, in_doubt, true, true, 1, 503, "", "no more"}},
       {"idle_doubt", "interrupted", {idle, pending, true, true, 1, 503, "", "HTTP 503"}},
 
       // doubt settled by a read: cuts again; ever_doubt stays
       {"idle_settled", "cut", {cut_out, pending, false, true, 2, 503, "", "HTTP 503"}},
       {"idle_settled", "cut_blind", {cut_out, pending, false, true, 2, 503, "", "HTTP 503"}},
-      {"idle_settled", "giveup", {done, JobState::retry_exhausted, false, true, 1, 503, "", "no more"}},
+      {"idle_settled", "giveup", {done, exhausted, false, true, 1, 503, "", "no more"}},
       {"idle_settled", "interrupted", {idle, pending, false, true, 1, 503, "", "HTTP 503"}},
 
       // a cut out: its answer, its withdrawal, or the run ends without an answer
       {"cut_out", "withdraw", {idle, pending, false, false, 0, 0, "", ""}},
-      {"cut_out", "success", {done, JobState::succeeded, false, false, 1, 201, "vod-9", ""}},
+      {"cut_out", "success", {done, succeeded, false, false, 1, 201, "vod-9", ""}},
       {"cut_out", "retry", {idle, pending, false, false, 1, 429, "", "HTTP 429 again"}},
       {"cut_out", "retry_in_doubt", {idle, pending, true, true, 1, 502, "", "HTTP 502"}},
-      {"cut_out", "refused", {done, JobState::failed, false, false, 1, 400, "", "HTTP 400 now"}},
+      {"cut_out", "refused", {done, failed, false, false, 1, 400, "", "HTTP 400 now"}},
       {"cut_out", "fatal", {idle, pending, false, false, 1, 401, "", "HTTP 401"}},
       {"cut_out", "interrupted", {idle, pending, true, true, 1, 0, "", ended(1)}},
 
       {"cut_out_blind", "withdraw", {idle, pending, true, true, 1, 503, "", "HTTP 503"}},
-      {"cut_out_blind", "success", {done, JobState::succeeded, false, true, 2, 201, "vod-9", ""}},
+      {"cut_out_blind", "success", {done, succeeded, false, true, 2, 201, "vod-9", ""}},
       {"cut_out_blind", "retry", {idle, pending, true, true, 2, 429, "", "HTTP 429 again"}},
       {"cut_out_blind", "retry_in_doubt", {idle, pending, true, true, 2, 502, "", "HTTP 502"}},
-      {"cut_out_blind", "refused", {done, JobState::in_doubt, true, true, 2, 400, "", stopped_then("HTTP 400 now")}},
+      {"cut_out_blind",
+       "refused",
+       {done, in_doubt, true, true, 2, 400, "", stopped_then("HTTP 400 now")}},
       {"cut_out_blind", "fatal", {idle, pending, true, true, 2, 401, "", "HTTP 401"}},
       {"cut_out_blind", "interrupted", {idle, pending, true, true, 2, 503, "", ended(2)}},
 
       {"cut_out_settled", "withdraw", {idle, pending, false, true, 1, 503, "", "HTTP 503"}},
-      {"cut_out_settled", "success", {done, JobState::succeeded, false, true, 2, 201, "vod-9", ""}},
+      {"cut_out_settled", "success", {done, succeeded, false, true, 2, 201, "vod-9", ""}},
       {"cut_out_settled", "retry", {idle, pending, false, true, 2, 429, "", "HTTP 429 again"}},
       {"cut_out_settled", "retry_in_doubt", {idle, pending, true, true, 2, 502, "", "HTTP 502"}},
-      {"cut_out_settled", "refused", {done, JobState::in_doubt, false, true, 2, 400, "", stopped_then("HTTP 400 now")}},
+      {"cut_out_settled",
+       "refused",
+       {done, in_doubt, false, true, 2, 400, "", stopped_then("HTTP 400 now")}},
       {"cut_out_settled", "fatal", {idle, pending, false, true, 2, 401, "", "HTTP 401"}},
       {"cut_out_settled", "interrupted", {idle, pending, true, true, 2, 503, "", ended(2)}},
 
       // a read out: its answer, or the run ends (still in doubt); http_status stays the cut's
       {"read_out", "can_stop", {idle, pending, false, true, 1, 503, "", "HTTP 503"}},
-      {"read_out", "stopped",
-       {done, JobState::in_doubt, true, true, 1, 503, "", std::string(kStoppedAlready) + " (last cut answer: HTTP 503)"}},
+      {"read_out",
+       "stopped",
+       {done, in_doubt, true, true, 1, 503, "",
+        std::string(kStoppedAlready) + " (last cut answer: HTTP 503)"}},
       {"read_out", "unreadable", {idle, pending, true, true, 1, 503, "", "HTTP 503"}},
       {"read_out", "interrupted", {idle, pending, true, true, 1, 503, "", "HTTP 503"}},
 
       // settled: only a reopen (never of succeeded), and Interrupted is a no-op
-      {"succeeded", "interrupted", {done, JobState::succeeded, false, false, 1, 201, "vod-1", ""}},
+      {"succeeded", "interrupted", {done, succeeded, false, false, 1, 201, "vod-1", ""}},
       {"failed", "reopen", {idle, pending, false, false, 1, 400, "", "HTTP 400"}},
-      {"failed", "interrupted", {done, JobState::failed, false, false, 1, 400, "", "HTTP 400"}},
+      {"failed", "interrupted", {done, failed, false, false, 1, 400, "", "HTTP 400"}},
       {"retry_exhausted", "reopen", {idle, pending, false, false, 1, 429, "", "out of attempts"}},
-      {"retry_exhausted", "interrupted", {done, JobState::retry_exhausted, false, false, 1, 429, "", "out of attempts"}},
+      {"retry_exhausted",
+       "interrupted",
+       {done, exhausted, false, false, 1, 429, "", "out of attempts"}},
       {"in_doubt", "reopen", {idle, pending, true, true, 1, 503, "", "out of reads"}},
-      {"in_doubt", "interrupted", {done, JobState::in_doubt, true, true, 1, 503, "", "out of reads"}},
-      {"in_doubt_refused", "reopen", {idle, pending, true, true, 2, 403, "", stopped_then("HTTP 403")}},
-      {"in_doubt_refused", "interrupted", {done, JobState::in_doubt, false, true, 2, 403, "", stopped_then("HTTP 403")}},
+      {"in_doubt", "interrupted", {done, in_doubt, true, true, 1, 503, "", "out of reads"}},
+      {"in_doubt_refused",
+       "reopen",
+       {idle, pending, true, true, 2, 403, "", stopped_then("HTTP 403")}},
+      {"in_doubt_refused",
+       "interrupted",
+       {done, in_doubt, false, true, 2, 403, "", stopped_then("HTTP 403")}},
   };
   return a;
 }
@@ -237,7 +284,8 @@ TEST(LifecycleTable, TheTableNamesOnlyRealStartsAndEventsAndEachPairOnce) {
   for (const auto& a : allowed()) {
     EXPECT_TRUE(start_names.count(a.start)) << a.start;
     EXPECT_TRUE(event_names.count(a.event)) << a.event;
-    EXPECT_TRUE(seen.emplace(a.start, a.event).second) << a.start << " + " << a.event << " listed twice";
+    EXPECT_TRUE(seen.emplace(a.start, a.event).second)
+        << a.start << " + " << a.event << " listed twice";
   }
   // Every phase is a start, and so is every settled state.
   std::set<Phase> phases;
@@ -248,8 +296,8 @@ TEST(LifecycleTable, TheTableNamesOnlyRealStartsAndEventsAndEachPairOnce) {
     if (l.settled()) settled.insert(l.state);
   }
   EXPECT_EQ(phases, (std::set<Phase>{idle, cut_out, read_out, done}));
-  EXPECT_EQ(settled, (std::set<JobState>{JobState::succeeded, JobState::failed, JobState::retry_exhausted,
-                                         JobState::in_doubt}));
+  EXPECT_EQ(settled, (std::set<JobState>{JobState::succeeded, JobState::failed,
+                                         JobState::retry_exhausted, JobState::in_doubt}));
 }
 
 TEST(LifecycleTable, EveryStartIsWhatItsNameSays) {
@@ -262,11 +310,11 @@ TEST(LifecycleTable, EveryStartIsWhatItsNameSays) {
       {"cut_out_blind", {cut_out, pending, true, true, 2, 503, "", "HTTP 503"}},
       {"cut_out_settled", {cut_out, pending, false, true, 2, 503, "", "HTTP 503"}},
       {"read_out", {read_out, pending, true, true, 1, 503, "", "HTTP 503"}},
-      {"succeeded", {done, JobState::succeeded, false, false, 1, 201, "vod-1", ""}},
-      {"failed", {done, JobState::failed, false, false, 1, 400, "", "HTTP 400"}},
-      {"retry_exhausted", {done, JobState::retry_exhausted, false, false, 1, 429, "", "out of attempts"}},
-      {"in_doubt", {done, JobState::in_doubt, true, true, 1, 503, "", "out of reads"}},
-      {"in_doubt_refused", {done, JobState::in_doubt, false, true, 2, 403, "", stopped_then("HTTP 403")}},
+      {"succeeded", {done, succeeded, false, false, 1, 201, "vod-1", ""}},
+      {"failed", {done, failed, false, false, 1, 400, "", "HTTP 400"}},
+      {"retry_exhausted", {done, exhausted, false, false, 1, 429, "", "out of attempts"}},
+      {"in_doubt", {done, in_doubt, true, true, 1, 503, "", "out of reads"}},
+      {"in_doubt_refused", {done, in_doubt, false, true, 2, 403, "", stopped_then("HTTP 403")}},
   };
   ASSERT_EQ(want.size(), starts().size());
   for (const auto& s : starts()) {
@@ -330,16 +378,19 @@ TEST(LifecycleTable, AnImpossibleEventSaysWhatAndWhereTheJobIs) {
     step(l, cut_answer(1, CutVerdict::success, 201, "", "vod"));
     FAIL() << "an answer with nothing out was accepted";
   } catch (const LifecycleError& e) {
-    EXPECT_STREQ(e.what(), "an answer to cut attempt 1 is impossible while the job is idle after 0 cut attempt(s)");
+    EXPECT_STREQ(
+        e.what(),
+        "an answer to cut attempt 1 is impossible while the job is idle after 0 cut attempt(s)");
   }
   l = run({cut(1), cut_answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503")});
   try {
     step(l, cut(2));
     FAIL() << "a cut in doubt was accepted";
   } catch (const LifecycleError& e) {
-    EXPECT_STREQ(e.what(),
-                 "a cut before the doubt is settled is impossible while the job is idle after 1 cut "
-                 "attempt(s), in doubt (a cut may be out)");
+    EXPECT_STREQ(
+        e.what(),
+        "a cut before the doubt is settled is impossible while the job is idle after 1 cut "
+        "attempt(s), in doubt (a cut may be out)");
   }
 }
 
@@ -367,22 +418,26 @@ TEST(LifecycleDoubt, IsSetByAnAmbiguousAnswerAndByACutWhoseAnswerWasNeverSeen) {
 }
 
 TEST(LifecycleDoubt, IsClearedOnlyByAReadThatSaysTheStreamCanStillBeCut) {
-  const std::vector<Event> in_doubt = {cut(1), cut_answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503")};
+  const std::vector<Event> in_doubt = {cut(1),
+                                       cut_answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503")};
   struct Case {
     const char* what;
     std::vector<Event> then;
   };
   const std::vector<Case> keep = {
       {"a blind cut withdrawn", {cut(2, true), Withdraw{2}}},
-      {"a blind cut answered fatal", {cut(2, true), cut_answer(2, CutVerdict::fatal, 401, "HTTP 401")}},
-      {"a blind cut answered retry", {cut(2, true), cut_answer(2, CutVerdict::retry, 429, "HTTP 429")}},
+      {"a blind cut answered fatal",
+       {cut(2, true), cut_answer(2, CutVerdict::fatal, 401, "HTTP 401")}},
+      {"a blind cut answered retry",
+       {cut(2, true), cut_answer(2, CutVerdict::retry, 429, "HTTP 429")}},
       {"a blind cut interrupted", {cut(2, true), Interrupted{}}},
       {"a read interrupted", {read_back(), Interrupted{}}},
       {"an unreadable read", {read_back(), read_answer(ReadVerdict::unreadable, 0, "timeout")}},
       {"a stray Interrupted while idle", {Interrupted{}}},
       {"giving up", {GiveUp{"stopped"}}},
       {"giving up, then a reopen", {GiveUp{"stopped"}, Reopen{}}},
-      {"a read that says stopped, then a reopen", {read_back(), read_answer(ReadVerdict::stopped), Reopen{}}},
+      {"a read that says stopped, then a reopen",
+       {read_back(), read_answer(ReadVerdict::stopped), Reopen{}}},
   };
   for (const auto& c : keep) {
     std::vector<Event> path = in_doubt;
@@ -414,35 +469,38 @@ TEST(LifecycleSettle, ARefusalAfterAnyDoubtIsInDoubtNeverFailed) {
     EXPECT_EQ(never.messages, refused.messages);
 
     // Doubt still open (a blind cut): in_doubt.
-    Lifecycle open = run({cut(1), cut_answer(1, CutVerdict::retry_in_doubt, 0, "timeout"), cut(2, true),
-                          cut_answer(2, CutVerdict::refused, status, e)});
+    Lifecycle open = run({cut(1), cut_answer(1, CutVerdict::retry_in_doubt, 0, "timeout"),
+                          cut(2, true), cut_answer(2, CutVerdict::refused, status, e)});
     EXPECT_EQ(open.state, JobState::in_doubt);
     EXPECT_EQ(open.error, stopped_then(e));
 
     // Doubt settled by a read, and still: the earlier cut may have landed after the read.
-    Lifecycle settled = run({cut(1), cut_answer(1, CutVerdict::retry_in_doubt, 0, "timeout"), read_back(),
-                             read_answer(ReadVerdict::can_stop), cut(2), cut_answer(2, CutVerdict::refused, status, e)});
+    Lifecycle settled = run({cut(1), cut_answer(1, CutVerdict::retry_in_doubt, 0, "timeout"),
+                             read_back(), read_answer(ReadVerdict::can_stop), cut(2),
+                             cut_answer(2, CutVerdict::refused, status, e)});
     EXPECT_EQ(settled.state, JobState::in_doubt);
     EXPECT_EQ(settled.http_status, status);
 
     // A cut whose answer was never seen (a crash) counts as a doubt too.
-    Lifecycle crashed = run({cut(1), Interrupted{}, read_back(), read_answer(ReadVerdict::can_stop), cut(2),
-                             cut_answer(2, CutVerdict::refused, status, e)});
+    Lifecycle crashed = run({cut(1), Interrupted{}, read_back(), read_answer(ReadVerdict::can_stop),
+                             cut(2), cut_answer(2, CutVerdict::refused, status, e)});
     EXPECT_EQ(crashed.state, JobState::in_doubt);
   }
 }
 
 TEST(LifecycleSettle, GivingUpInDoubtIsInDoubtNeverRetryExhausted) {
-  Lifecycle doubt = run({cut(1), cut_answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503"), GiveUp{"out of reads"}});
+  Lifecycle doubt = run(
+      {cut(1), cut_answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503"), GiveUp{"out of reads"}});
   EXPECT_EQ(doubt.state, JobState::in_doubt);
   EXPECT_EQ(doubt.error, "out of reads");
   Lifecycle crashed = run({cut(1), Interrupted{}, GiveUp{"out of reads"}});
   EXPECT_EQ(crashed.state, JobState::in_doubt);
-  Lifecycle unreadable = run({cut(1), Interrupted{}, read_back(), read_answer(ReadVerdict::unreadable),
-                              GiveUp{"out of reads"}});
+  Lifecycle unreadable = run({cut(1), Interrupted{}, read_back(),
+                              read_answer(ReadVerdict::unreadable), GiveUp{"out of reads"}});
   EXPECT_EQ(unreadable.state, JobState::in_doubt);
   // Once a read has settled the doubt, giving up promises the stream was not cut.
-  Lifecycle settled = run({cut(1), Interrupted{}, read_back(), read_answer(ReadVerdict::can_stop), GiveUp{"x"}});
+  Lifecycle settled =
+      run({cut(1), Interrupted{}, read_back(), read_answer(ReadVerdict::can_stop), GiveUp{"x"}});
   EXPECT_EQ(settled.state, JobState::retry_exhausted);
 }
 
@@ -455,8 +513,10 @@ TEST(LifecycleDispatch, ACutInDoubtOnlyBlindAndAReadOnlyInDoubt) {
   EXPECT_EQ(l.phase, cut_out);
   EXPECT_TRUE(l.doubt);  // a blind cut settles nothing
 
-  for (const auto& path : {std::vector<Event>{}, std::vector<Event>{cut(1), cut_answer(1, CutVerdict::retry, 429, "")},
-                           std::vector<Event>{cut(1), Interrupted{}, read_back(), read_answer(ReadVerdict::can_stop)}}) {
+  for (const auto& path :
+       {std::vector<Event>{}, std::vector<Event>{cut(1), cut_answer(1, CutVerdict::retry, 429, "")},
+        std::vector<Event>{cut(1), Interrupted{}, read_back(),
+                           read_answer(ReadVerdict::can_stop)}}) {
     Lifecycle clear = run(path);
     ASSERT_FALSE(clear.doubt);
     const Lifecycle before = clear;
@@ -471,8 +531,8 @@ TEST(LifecycleReopen, SucceededNeverAndInDoubtStartsWithARead) {
   EXPECT_THROW(step(ok, Reopen{}), LifecycleError);
   expect_same(ok, before, "reopen of succeeded");
 
-  Lifecycle in_doubt = run({cut(1), cut_answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503"), read_back(),
-                            read_answer(ReadVerdict::stopped)});
+  Lifecycle in_doubt = run({cut(1), cut_answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503"),
+                            read_back(), read_answer(ReadVerdict::stopped)});
   ASSERT_EQ(in_doubt.state, JobState::in_doubt);
   step(in_doubt, Reopen{});
   EXPECT_EQ(in_doubt.phase, idle);
@@ -516,7 +576,8 @@ TEST(LifecycleAttempts, NumbersFollowOneAnother) {
 TEST(LifecycleAnswer, ASuccessKeepsItsIdAndClearsTheErrorAndTheDoubt) {
   CutAnswer ok = cut_answer(2, CutVerdict::success, 200, "ignored", "vod-7");
   ok.messages = {"created"};
-  Lifecycle l = run({cut(1), cut_answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503"), cut(2, true), ok});
+  Lifecycle l =
+      run({cut(1), cut_answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503"), cut(2, true), ok});
   EXPECT_EQ(l.state, JobState::succeeded);
   EXPECT_EQ(l.video_public_id, "vod-7");
   EXPECT_EQ(l.error, "");
@@ -541,27 +602,37 @@ TEST(LifecycleNextStep, EveryCombinationOfPhaseDoubtAndBudget) {
   };
   // idle: the only phase where there is a next step to take.
   const std::vector<Row> idle_rows = {
-      {false, false, false, false, Next::give_up}, {false, false, false, true, Next::give_up},
-      {false, false, true, false, Next::cut},      {false, false, true, true, Next::cut},
-      {false, true, false, false, Next::give_up},  {false, true, false, true, Next::give_up},
-      {false, true, true, false, Next::cut},       {false, true, true, true, Next::cut},
+      {false, false, false, false, Next::give_up},
+      {false, false, false, true, Next::give_up},
+      {false, false, true, false, Next::cut},
+      {false, false, true, true, Next::cut},
+      {false, true, false, false, Next::give_up},
+      {false, true, false, true, Next::give_up},
+      {false, true, true, false, Next::cut},
+      {false, true, true, true, Next::cut},
       // in doubt without reconcile: cut blind while attempts are left
-      {true, false, false, false, Next::give_up},  {true, false, false, true, Next::give_up},
-      {true, false, true, false, Next::cut},       {true, false, true, true, Next::cut},
+      {true, false, false, false, Next::give_up},
+      {true, false, false, true, Next::give_up},
+      {true, false, true, false, Next::cut},
+      {true, false, true, true, Next::cut},
       // in doubt with reconcile: read while reads are left, whatever the attempts
-      {true, true, false, false, Next::give_up},   {true, true, false, true, Next::read},
-      {true, true, true, false, Next::give_up},    {true, true, true, true, Next::read},
+      {true, true, false, false, Next::give_up},
+      {true, true, false, true, Next::read},
+      {true, true, true, false, Next::give_up},
+      {true, true, true, true, Next::read},
   };
   const Lifecycle idle_clear = run({cut(1), cut_answer(1, CutVerdict::retry, 429, "")});
-  const Lifecycle idle_doubt = run({cut(1), cut_answer(1, CutVerdict::retry, 429, ""), cut(2), Interrupted{}});
+  const Lifecycle idle_doubt =
+      run({cut(1), cut_answer(1, CutVerdict::retry, 429, ""), cut(2), Interrupted{}});
   ASSERT_EQ(idle_doubt.phase, idle);
   ASSERT_TRUE(idle_doubt.doubt);
   for (const Row& r : idle_rows) {
     const Budget b{r.reconcile, r.attempts_left, r.reads_left};
     const Lifecycle& l = r.doubt ? idle_doubt : idle_clear;
     const Next got = next_step(l, b);
-    EXPECT_EQ(got, r.want) << "doubt " << r.doubt << " reconcile " << r.reconcile << " attempts_left "
-                           << r.attempts_left << " reads_left " << r.reads_left;
+    EXPECT_EQ(got, r.want) << "doubt " << r.doubt << " reconcile " << r.reconcile
+                           << " attempts_left " << r.attempts_left << " reads_left "
+                           << r.reads_left;
     // What it says is something step() accepts (a cut in doubt is a blind one).
     Lifecycle copy = l;
     if (got == Next::cut) {
@@ -586,8 +657,8 @@ TEST(LifecycleNextStep, EveryCombinationOfPhaseDoubtAndBudget) {
 // ---- names ----
 
 TEST(LifecycleNames, ParseWhatToStringWrites) {
-  for (CutVerdict v : {CutVerdict::success, CutVerdict::retry, CutVerdict::retry_in_doubt, CutVerdict::refused,
-                       CutVerdict::fatal})
+  for (CutVerdict v : {CutVerdict::success, CutVerdict::retry, CutVerdict::retry_in_doubt,
+                       CutVerdict::refused, CutVerdict::fatal})
     EXPECT_EQ(parse_cut_verdict(to_string(v)), v);
   for (ReadVerdict v : {ReadVerdict::can_stop, ReadVerdict::stopped, ReadVerdict::unreadable})
     EXPECT_EQ(parse_read_verdict(to_string(v)), v);
@@ -606,7 +677,8 @@ TEST(LifecycleNames, ParseWhatToStringWrites) {
 
 TEST(LifecycleNames, DescribeSaysWhereTheJobIsAndWhetherItIsInDoubt) {
   EXPECT_EQ(describe(Lifecycle{}), "idle after 0 cut attempt(s)");
-  EXPECT_EQ(describe(run({cut(1), Interrupted{}})), "idle after 1 cut attempt(s), in doubt (a cut may be out)");
+  EXPECT_EQ(describe(run({cut(1), Interrupted{}})),
+            "idle after 1 cut attempt(s), in doubt (a cut may be out)");
   EXPECT_EQ(describe(run({cut(1), Interrupted{}, read_back(), read_answer(ReadVerdict::can_stop)})),
             "idle after 1 cut attempt(s), doubt settled by a read-back");
   EXPECT_EQ(describe(run({cut(1), cut_answer(1, CutVerdict::success, 201, "", "v")})),
