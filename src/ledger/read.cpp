@@ -313,7 +313,9 @@ class Folder {
   Folder(LedgerContents& out, std::string file)
       : out_(out), file_(std::move(file)), parser_(parse_options()) {}
 
-  void line(std::string_view text, std::size_t lineno);
+  // Folds one line. Returns false only when the line is not JSON at all: for the last line
+  // of a file, a write cut short (a line that parses is whole, and is checked as usual).
+  bool line(std::string_view text, std::size_t lineno);
   void reserve(std::size_t jobs) {
     out_.jobs.reserve(jobs);
     out_.index.reserve(jobs);
@@ -345,8 +347,8 @@ class Folder {
   std::vector<std::size_t> dispatched_;
 };
 
-void Folder::line(std::string_view text, std::size_t lineno) {
-  if (not_a_ledger_) return;
+bool Folder::line(std::string_view text, std::size_t lineno) {
+  if (not_a_ledger_) return true;
   LineHandler& h = parser_.handler();
   const LineRecord& rec = h.rec;
   LineCheck c{out_, file_, lineno, rec};
@@ -357,26 +359,26 @@ void Folder::line(std::string_view text, std::size_t lineno) {
   if (!ec && used != text.size()) ec = json::make_error_code(json::error::extra_data);
   if (ec) {
     c.error("", "not valid JSON: " + ec.message());
-    return;
+    return false;
   }
   if (!rec.object) {
     c.error("", "not a JSON object");
-    return;
+    return true;
   }
 
   std::string_view type;
-  if (!c.string(f_type, type)) return;
+  if (!c.string(f_type, type)) return true;
   if (Kind k = rec[f_ts].kind; k != Kind::missing && k != Kind::string) c.error("ts", "must be a string");
   if (!header_seen_ && type != "run") {
     c.error("type", "not a batchcut ledger of format " + std::to_string(ledger_format) +
                         ": its first record must be a 'run' record (ledgers of batchcut 0.1 "
                         "cannot be resumed by this version)");
     not_a_ledger_ = true;
-    return;
+    return true;
   }
   if (type == "run") {
     fold_run(c);
-    return;
+    return true;
   }
   have_ids_ = c.string(f_project_id, project_id_, false);
   have_ids_ = c.string(f_live_video_id, live_video_id_, false) && have_ids_;
@@ -384,6 +386,7 @@ void Folder::line(std::string_view text, std::size_t lineno) {
     fold_job(c);
   else
     fold_event(c, type);
+  return true;
 }
 
 void Folder::fold_run(LineCheck& c) {
@@ -617,13 +620,14 @@ void fold_lines(Folder& folder, LedgerContents& out, const std::string& name, Re
     buf_start += pos;
   }
   if (have > 0) {
-    // The last line has no newline: a write cut short by a crash (or a hand edit). A line
-    // that still parses as a whole record is kept (it may hold a videoPublicId the server
-    // really returned; the writer ends it with a newline before its first append). Anything
-    // else is a torn tail: ignored here, cut off by the next run.
+    // The last line has no newline: a write cut short by a crash (or a hand edit). A crash
+    // leaves a prefix of a line, and no proper prefix of a record is JSON, so a line that
+    // parses is whole: kept (it may hold a videoPublicId the server really returned; the
+    // writer ends it with a newline before its first append) and checked like any other;
+    // if it is wrong, that is an error, never a tear to cut off. A line that is not JSON
+    // is a torn tail: ignored here, cut off by the next run.
     const std::size_t errors_before = out.errors.size();
-    folder.line(std::string_view(buf.data(), have), lineno + 1);
-    if (out.errors.size() > errors_before) {
+    if (!folder.line(std::string_view(buf.data(), have), lineno + 1)) {
       out.errors.resize(errors_before);
       out.torn_tail = true;
       out.torn_tail_offset = buf_start;

@@ -233,7 +233,6 @@ class LedgerWriter::Impl {
       throw LedgerError("ledger " + name + ": cannot cut a torn line at offset " +
                         std::to_string(offset) + ": the file has only " + std::to_string(size) +
                         " bytes (was it changed since it was read?)");
-    if (offset == size) return;
     std::string tail(size - offset, '\0');
     std::size_t got = 0;
     while (got < tail.size()) {
@@ -248,6 +247,10 @@ class LedgerWriter::Impl {
                         std::to_string(offset) +
                         ": that is not where a torn last line starts (was it changed since "
                         "it was read?)");
+    // At the end of a file that ends with a newline there is nothing to cut. (The end of a
+    // file whose last record has no newline is refused above: the caller would then take
+    // the tail for terminated, and the next append would be glued onto that record.)
+    if (offset == size) return;
     if (::ftruncate(fd, static_cast<off_t>(offset)) != 0) throw io_error(name, "cannot truncate");
     if (::fsync(fd) != 0) throw io_error(name, "cannot sync");
   }
