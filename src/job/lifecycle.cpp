@@ -162,7 +162,7 @@ void on_give_up(Lifecycle& job, const GiveUp& e) {
 void on_reopen(Lifecycle& job) {
   if (job.phase != Phase::done || job.state == JobState::succeeded) impossible(job, "reopening");
   // An in_doubt job is read back before anything is sent again.
-  job.doubt = job.state == JobState::in_doubt;
+  job.doubt = job.doubt || job.state == JobState::in_doubt;
   job.phase = Phase::idle;
   job.state = JobState::pending;
 }
