@@ -17,6 +17,8 @@ Plan plan_run(const std::vector<JobSpec>& manifest, const std::string& manifest_
               const LedgerContents& ledger, bool allow_changed) {
   Plan plan;
   plan.total = manifest.size();
+  plan.todo.reserve(manifest.size());
+  if (ledger.jobs.empty()) plan.job_records.reserve(manifest.size());
   for (const JobSpec& job : manifest) {
     const JobRecord* rec = ledger.find(job);
     if (!rec) {

@@ -305,6 +305,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     abandoned_ = true;
     // The coroutines waiting here go now, while their event loop exists.
     durable_waiters_.clear();
+    awaiting_ledger_.reset();
     connections_.drop_waiters();
     pacer_.drop_waiters();
     connections_.destroy();
@@ -563,23 +564,11 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
 
   // ---- durability ----
 
-  // A settled job is counted once its record is on disk; the worker moves on at once.
+  // A settled job counts once its record is on disk; the worker moves on at once.
   void settled(LedgerLog::Seq seq) {
-    ++finalizing_;
     ++settled_count_;
-    asio::co_spawn(executor_, count_when_durable(seq), asio::detached);
-  }
-
-  asio::awaitable<void> count_when_durable(LedgerLog::Seq seq) {
-    struct Done {
-      Impl* self;
-      ~Done() {
-        if (self->abandoned_) return;
-        --self->finalizing_;
-        if (self->workers_left_ == 0) self->try_finish();  // the workers left already: this ends the run
-      }
-    } done{this};
-    co_await durable(seq);
+    settling_.push_back(seq);  // appended in order, so the deque stays sorted
+    request_durable();
   }
 
   // Suspends until the ledger reports `seq` durable. Waits are coalesced: coroutines park
@@ -589,20 +578,26 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     if (seq <= durable_seq_) co_return;
     auto initiate = [this, seq](asio::any_completion_handler<void()> handler) {
       durable_waiters_.push_back({seq, std::move(handler)});
-      if (!register_pending_) {
-        register_pending_ = true;  // after this turn of the loop, for the highest seq waited on
-        asio::post(executor_, [this]() { register_durable(); });
-      }
+      request_durable();
     };
     co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(initiate, asio::use_awaitable);
   }
 
+  // After this turn of the loop, ask the ledger once for the highest record waited on.
+  void request_durable() {
+    if (register_pending_) return;
+    register_pending_ = true;
+    asio::post(executor_, [this]() { register_durable(); });
+  }
+
   void register_durable() {
     register_pending_ = false;
-    LedgerLog::Seq target = 0;
+    LedgerLog::Seq target = settling_.empty() ? 0 : settling_.back();
     for (const auto& w : durable_waiters_) target = std::max(target, w.seq);
     if (target <= registered_seq_) return;
     registered_seq_ = target;
+    // The event loop must not run out of work while the answer is on the writer's thread.
+    if (!awaiting_ledger_) awaiting_ledger_ = asio::prefer(executor_, asio::execution::outstanding_work.tracked);
     // The gate closes before the event loop goes, so a late callback never posts to it.
     ledger_.when_durable(target, [this, gate = gate_, ex = executor_, target]() {
       std::lock_guard lock(gate->mutex);
@@ -612,6 +607,8 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
 
   void on_durable(LedgerLog::Seq seq) {
     durable_seq_ = std::max(durable_seq_, seq);
+    if (durable_seq_ >= registered_seq_) awaiting_ledger_.reset();
+    while (!settling_.empty() && settling_.front() <= durable_seq_) settling_.pop_front();
     // Rebuilt rather than partitioned: Boost 1.81's any_completion_handler cannot be
     // move-assigned (its operator= recurses), only move-constructed.
     std::vector<DurableWaiter> waiting;
@@ -622,10 +619,8 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
         asio::post(executor_, [h = std::move(w.resume)]() mutable { std::move(h)(); });
     }
     durable_waiters_.swap(waiting);
-    if (!durable_waiters_.empty() && !register_pending_) {
-      register_pending_ = true;
-      asio::post(executor_, [this]() { register_durable(); });
-    }
+    if (!durable_waiters_.empty() || !settling_.empty()) request_durable();
+    if (workers_left_ == 0) try_finish();  // the workers left already: this may end the run
   }
 
   bool ledger_failed() {
@@ -681,9 +676,9 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     return summary_;
   }
 
-  // The run ends when the workers are gone and every settling record is on disk.
+  // The run ends when the workers are gone and every record that settled a job is on disk.
   void try_finish() {
-    if (workers_left_ == 0 && finalizing_ == 0 && !finished_) finish();
+    if (workers_left_ == 0 && settling_.empty() && !finished_) finish();
   }
 
   void finish() {
@@ -731,9 +726,10 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   std::vector<DurableWaiter> durable_waiters_;
   LedgerLog::Seq durable_seq_ = 0;     // every record up to here is on disk
   LedgerLog::Seq registered_seq_ = 0;  // a ledger callback will report this one
+  std::optional<asio::any_io_executor> awaiting_ledger_;  // keeps the loop alive meanwhile
   bool register_pending_ = false;
   int in_attempt_ = 0;
-  int finalizing_ = 0;  // settling records appended, not yet durable
+  std::deque<LedgerLog::Seq> settling_;  // records that settled a job, not yet durable
   std::size_t settled_count_ = 0;
   int workers_left_ = 0;
   bool stopping_ = false;
