@@ -372,7 +372,7 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   }
   if (c.dry_run) {
     for (const auto& job : plan.todo) {
-      if (job.life.doubt || job.life.request_out() || (job.reopen && job.life.state == JobState::in_doubt))
+      if (reads_first(job))
         out << "GET " << base->to_string() << live_video_target(*base, job.spec).substr(base->path_prefix.size())
             << "   (in doubt: the state is read first; the cut below is sent only if it can still be made)\n";
       out << "POST " << base->to_string() << stop_and_cut_target(*base, job.spec).substr(base->path_prefix.size())

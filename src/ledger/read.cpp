@@ -566,8 +566,7 @@ std::optional<Event> Folder::read_event(LineCheck& c, std::string_view type) {
 void Folder::fold_event(LineCheck& c, std::string_view type) {
   std::optional<Event> event = read_event(c, type);
   std::optional<JobState> claimed;
-  if (event && !std::holds_alternative<Dispatch>(*event) && !std::holds_alternative<Withdraw>(*event) &&
-      !std::holds_alternative<Reopen>(*event)) {
+  if (event && record_names_state(*event)) {
     std::string_view name;
     if (c.string(f_state, name) && !(claimed = parse_job_state(name)))
       c.error("state", "unknown state '" + std::string(name) + "'");

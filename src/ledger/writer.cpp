@@ -516,8 +516,7 @@ LedgerLog::Seq append_event(LedgerLog& log, const JobSpec& spec, const Event& ev
         }
       },
       event);
-  if (!std::holds_alternative<Dispatch>(event) && !std::holds_alternative<Withdraw>(event) &&
-      !std::holds_alternative<Reopen>(event)) {
+  if (record_names_state(event)) {
     out += ",\"state\":\"";
     out += to_string(after);
     out += '"';

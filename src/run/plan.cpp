@@ -2,12 +2,17 @@
 
 namespace batchcut {
 
+bool reads_first(const RunJob& job) {
+  const Lifecycle& life = job.life;
+  return life.doubt || life.request_out() || (job.reopen && life.state == JobState::in_doubt);
+}
+
 namespace {
 
 // A job the run takes on: settled ones (not succeeded) are reopened first.
 void take(Plan& plan, const JobSpec& spec, const Lifecycle& life) {
   RunJob job{spec, life, life.settled()};
-  if (life.doubt || life.request_out() || (job.reopen && life.state == JobState::in_doubt)) ++plan.read_first;
+  if (reads_first(job)) ++plan.read_first;
   plan.todo.push_back(std::move(job));
 }
 

@@ -77,6 +77,12 @@ struct LedgerContents {
   const JobRecord* find(const JobSpec& spec) const { return find(spec.project_id, spec.live_video_id); }
 };
 
+// Whether an event's record carries the "state" the job is in after it (answer, giveup).
+inline bool record_names_state(const Event& e) {
+  return std::holds_alternative<CutAnswer>(e) || std::holds_alternative<ReadAnswer>(e) ||
+         std::holds_alternative<GiveUp>(e);
+}
+
 // Reads a ledger. A missing file is an empty ledger. A last line without its newline that
 // still parses as a whole record is kept (it may carry a videoPublicId); one cut short is
 // reported via torn_tail (not an error); any other bad line, and any record the job's

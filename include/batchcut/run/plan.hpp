@@ -25,6 +25,10 @@ struct Plan {
   Diagnostics refused;                  // changed jobs that may not be sent; nothing is when set
 };
 
+// True when the run reads the job's live video before it may cut: a cut of it may be out
+// (in doubt, or left out by a run that is gone), or it is an in_doubt job taken up again.
+bool reads_first(const RunJob& job);
+
 // A run of a manifest: new jobs and unsettled ones are sent (retry_exhausted ones too);
 // succeeded, failed and in_doubt ones are kept. A job whose request changed since the ledger
 // recorded it is refused unless `allow_changed`, and always when its stream is already cut
