@@ -420,10 +420,11 @@ class History {
         net_{clock_, server_, rng_, trace_, result_} {}
 
   ~History() {
-    // Coroutine frames go while what they point at still exists: those queued in an event
-    // loop, then those parked in the clock's events, then the runners.
-    for (auto& p : processes_) p->io.reset();
+    // Coroutines go while what they point at still exists. Those parked in the clock's
+    // events first: dropping one posts its unwinding to its event loop. Then the event loops
+    // (which unwind what is queued in them), then the runners.
     clock_.clear();
+    for (auto& p : processes_) p->io.reset();
     processes_.clear();
   }
 
