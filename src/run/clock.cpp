@@ -19,8 +19,9 @@ steady_time RunClock::now() {
 
 // ---- RunTimer ----
 
-RunTimer::RunTimer(asio::any_io_executor executor)
-    : executor_(executor), real_(executor), sim_(installed_clock) {}
+RunTimer::RunTimer(asio::any_io_executor executor) : executor_(executor), sim_(installed_clock) {
+  if (!sim_) real_.emplace(executor);
+}
 
 RunTimer::~RunTimer() {
   if (sim_)
@@ -32,14 +33,14 @@ void RunTimer::expires_at(steady_time when) {
   if (sim_)
     cancel_sim_waits();
   else
-    real_.expires_at(when);  // cancels its waiters
+    real_->expires_at(when);  // cancels its waiters
 }
 
 void RunTimer::cancel() {
   if (sim_)
     cancel_sim_waits();
   else
-    real_.cancel();
+    real_->cancel();
 }
 
 void RunTimer::cancel_sim_waits() {
@@ -55,7 +56,7 @@ void RunTimer::cancel_sim_waits() {
 
 asio::awaitable<bool> RunTimer::wait() {
   if (!sim_) {
-    auto [ec] = co_await real_.async_wait(asio::as_tuple(asio::use_awaitable));
+    auto [ec] = co_await real_->async_wait(asio::as_tuple(asio::use_awaitable));
     co_return !ec;
   }
   auto initiate = [this](Handler handler) {

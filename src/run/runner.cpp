@@ -149,6 +149,11 @@ class Pacer {
   Pacer(TokenBucket& bucket) : bucket_(bucket) {}
 
   void start(asio::any_io_executor ex) { timer_.emplace(ex); }
+  // Its timer goes while its event loop still exists.
+  void end() {
+    close();
+    timer_.reset();
+  }
 
   // True when the caller may send now; false once the run is stopping.
   asio::awaitable<bool> acquire(asio::any_io_executor ex, bool priority) {
@@ -314,6 +319,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     wake_.reset();
     deadline_timer_.reset();
     progress_timer_.reset();
+    pacer_.end();
     return s;
   }
 
@@ -681,12 +687,15 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     if (workers_left_ == 0 && settling_.empty() && !finished_) finish();
   }
 
+  // Every timer and socket goes here, while the event loop still exists (a coroutine waiting
+  // on a timer is woken and touches it no more).
   void finish() {
     RunSummary s = close_summary();
     connections_.destroy();
+    pacer_.end();
     wake_.reset();
-    if (deadline_timer_) deadline_timer_->cancel();
-    if (progress_timer_) progress_timer_->cancel();
+    deadline_timer_.reset();
+    progress_timer_.reset();
     if (done_) done_(std::move(s));
   }
 

@@ -212,9 +212,11 @@ class SimConnection final : public Connection {
 
   asio::awaitable<AttemptResult> round_trip(const HttpRequest& request, ms timeout) override {
     auto ex = co_await asio::this_coro::executor;
-    auto pending = std::make_shared<Pending>();
-    pending->executor = ex;
+    // The Pending lives in the clock's events only: were this frame to hold it too, a
+    // frame parked for good (a dead process) would keep itself alive.
     auto initiate = [&](asio::any_completion_handler<void(AttemptResult)> h) {
+      auto pending = std::make_shared<Pending>();
+      pending->executor = ex;
       pending->handler.emplace(std::move(h));
       send(request, timeout, pending);
     };

@@ -14,6 +14,7 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <optional>
 
 namespace batchcut {
 
@@ -46,8 +47,8 @@ class RunTimer {
   void cancel_sim_waits();
 
   boost::asio::any_io_executor executor_;
-  boost::asio::steady_timer real_;
   SimulatedClock* sim_;
+  std::optional<boost::asio::steady_timer> real_;  // unless simulated
   steady_time expiry_ = steady_time::max();
   // Simulated waits: each is an event in the clock, which owns the waiter's handler (so a
   // coroutine that waits on a timer of its own is destroyed with the clock's events).
