@@ -186,8 +186,12 @@ std::optional<RunTarget> resolve_target(const RunCommand& c, const LedgerContent
   else t.base_url = default_base_url;
   if (c.base_url) {
     auto given = parse_base_url(*c.base_url);
+    if (!given) {  // reported by the caller, without echoing it (it may hold credentials)
+      t.base_url = *c.base_url;
+      return t;
+    }
     auto recorded = known.target ? parse_base_url(known.target->base_url) : std::nullopt;
-    const std::string now = given ? given->to_string() : *c.base_url;
+    const std::string now = given->to_string();
     if (known.target && recorded && recorded->to_string() != now && !c.retarget) {
       err << "batchcut: the ledger " << ledger_path.string() << " was made against "
           << recorded->to_string() << ", not " << now
