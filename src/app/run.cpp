@@ -1,11 +1,7 @@
-// The commands: each one reads its inputs in full, validates them, and only then acts.
+// `run` and `replay`: read everything, check everything, then send (README "How a run goes").
 #include "batchcut/app/app.hpp"
 
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
-
 #include <charconv>
-#include <csignal>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -14,8 +10,7 @@
 #include <set>
 #include <sstream>
 
-#include "batchcut/emulator/emulator.hpp"
-#include "batchcut/ledger/export.hpp"
+#include "app/common.hpp"
 #include "batchcut/net/api.hpp"
 #include "batchcut/net/loopback.hpp"
 #include "batchcut/run/plan.hpp"
@@ -25,29 +20,9 @@
 namespace batchcut {
 
 namespace fs = std::filesystem;
+using namespace app_detail;
 
 namespace {
-
-// BATCHCUT_LOG picks the level (default info); an unknown name is a usage error, never
-// silence: the log may be the only place an id shows up.
-std::shared_ptr<spdlog::logger> make_logger(std::ostream& err) {
-  auto level = spdlog::level::info;
-  if (const char* name = std::getenv("BATCHCUT_LOG"); name && *name) {
-    level = spdlog::level::from_str(name);
-    if (level == spdlog::level::off && std::string_view(name) != "off") {
-      err << "batchcut: BATCHCUT_LOG=" << name
-          << ": unknown log level (trace, debug, info, warn, error, critical, off)\n";
-      return nullptr;
-    }
-  }
-  auto logger = spdlog::get("batchcut");
-  if (!logger) {
-    logger = spdlog::stderr_color_mt("batchcut");
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  }
-  logger->set_level(level);
-  return logger;
-}
 
 // The key comes from a file or the environment, never from a flag's value.
 std::optional<std::string> load_api_key(const RunCommand& c, std::ostream& err) {
@@ -110,19 +85,6 @@ bool check_options(const RunCommand& c, std::ostream& err) {
   return ok;
 }
 
-void print_diagnostics(const Diagnostics& diags, std::ostream& err) {
-  for (const auto& d : diags) err << d.to_string() << "\n";
-}
-
-std::string seconds_text(std::chrono::milliseconds ms) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(1) << static_cast<double>(ms.count()) / 1000.0 << " s";
-  return s.str();
-}
-
-constexpr JobState all_states[] = {JobState::succeeded, JobState::failed, JobState::retry_exhausted,
-                                   JobState::in_doubt, JobState::pending};
-
 void print_summary(const Plan& plan, const RunSummary& run, const fs::path& ledger, std::ostream& out) {
   std::map<JobState, std::size_t> states = plan.kept;
   for (const auto& [s, n] : run.states) states[s] += n;
@@ -162,21 +124,6 @@ int exit_status_for(const RunSummary& run, bool all_succeeded) {
   return all_succeeded ? exit_ok : exit_some_failed;
 }
 
-// A ledger that must exist and be whole (for export and status); problems go to `err`.
-std::optional<LedgerContents> read_existing_ledger(const fs::path& path, std::ostream& err) {
-  if (!fs::exists(path)) {
-    err << "batchcut: " << path.string() << ": no such ledger\n";
-    return std::nullopt;
-  }
-  LedgerContents ledger = read_ledger(path);
-  if (!ledger.errors.empty()) {
-    print_diagnostics(ledger.errors, err);
-    return std::nullopt;
-  }
-  return ledger;
-}
-
-// Where this run sends: the flags, else what the ledger's last run used, else the defaults.
 // A base URL other than the ledger's is refused unless --retarget: a ledger made against the
 // emulator must not send real cuts because a flag was forgotten.
 std::optional<RunTarget> resolve_target(const RunCommand& c, const LedgerContents& known,
@@ -206,21 +153,6 @@ std::optional<RunTarget> resolve_target(const RunCommand& c, const LedgerContent
 }
 
 }  // namespace
-
-std::optional<std::vector<JobState>> parse_states(const std::string& list, std::string& error) {
-  std::vector<JobState> out;
-  std::stringstream ss(list);
-  for (std::string name; std::getline(ss, name, ',');) {
-    if (name.empty()) continue;
-    auto s = parse_job_state(name);
-    if (!s) {
-      error = "unknown state '" + name + "' (states: succeeded, failed, retry_exhausted, in_doubt, pending)";
-      return std::nullopt;
-    }
-    out.push_back(*s);
-  }
-  return out;
-}
 
 std::optional<std::chrono::system_clock::time_point> parse_deadline(
     const std::string& text, std::chrono::system_clock::time_point now) {
@@ -274,21 +206,6 @@ std::optional<std::chrono::system_clock::time_point> parse_deadline(
   return std::nullopt;
 }
 
-int validate_command(const fs::path& path, ManifestFormat format, std::ostream& out,
-                     std::ostream& err) {
-  const Manifest m = load_manifest(path, format);
-  if (!m.ok()) {
-    print_diagnostics(m.errors, err);
-    err << "batchcut: " << path.string() << ": " << m.errors.size() << " problem(s); nothing sent\n";
-    return exit_usage;
-  }
-  std::map<RangeKind, std::size_t> kinds;
-  for (const auto& j : m.jobs) ++kinds[j.range];
-  out << path.string() << ": " << m.jobs.size() << " jobs valid (" << kinds[RangeKind::ms]
-      << " ms, " << kinds[RangeKind::datetime] << " datetime, " << kinds[RangeKind::whole]
-      << " whole)\n";
-  return exit_ok;
-}
 
 int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   const bool replay = c.replay_ledger.has_value();
@@ -463,125 +380,6 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   std::size_t succeeded = plan.kept[JobState::succeeded];
   if (auto it = run.states.find(JobState::succeeded); it != run.states.end()) succeeded += it->second;
   return exit_status_for(run, succeeded == plan.total);
-}
-
-int export_command(const fs::path& path, const std::string& format, bool as_manifest,
-                   const std::vector<JobState>& states, std::ostream& out, std::ostream& err) {
-  const auto found = read_existing_ledger(path, err);
-  if (!found) return exit_usage;
-  std::set<JobState> wanted(states.begin(), states.end());
-  if (as_manifest) {
-    // in_doubt is left out unless named: a manifest starts a new ledger with no history, and
-    // those streams must not be cut again without a look first.
-    if (wanted.empty()) wanted = {JobState::failed, JobState::retry_exhausted, JobState::pending};
-    if (format == "yaml") export_manifest_yaml(*found, wanted, out);
-    else export_manifest_csv(*found, wanted, out);
-    std::size_t n = 0;
-    for (const auto& j : found->jobs) n += wanted.count(j.life.state);
-    err << "batchcut: exported " << n << " jobs as a manifest\n";
-    return exit_ok;
-  }
-  if (format == "csv")
-    export_csv(*found, wanted, out);
-  else if (format == "jsonl")
-    export_jsonl(*found, wanted, out);
-  else {
-    err << "batchcut: --format must be csv or jsonl\n";
-    return exit_usage;
-  }
-  return exit_ok;
-}
-
-int status_command(const fs::path& path, std::ostream& out, std::ostream& err) {
-  const auto found = read_existing_ledger(path, err);
-  if (!found) return exit_usage;
-  const LedgerContents& ledger = *found;
-  const bool live = ledger_in_use(path);
-  std::map<JobState, std::size_t> counts;
-  std::size_t out_now = 0, in_doubt = 0;
-  for (const auto& j : ledger.jobs) {
-    ++counts[j.life.state];
-    if (j.life.request_out()) ++out_now;
-    else if (j.life.doubt && !j.life.settled()) ++in_doubt;
-  }
-  out << path.string() << ": " << ledger.jobs.size() << " jobs";
-  if (ledger.target) out << ", sent to " << ledger.target->base_url;
-  out << "\n";
-  for (auto s : all_states) out << "  " << std::left << std::setw(16) << to_string(s) << counts[s] << "\n";
-  if (live)
-    out << "  a batchcut run holds this ledger now" << (out_now ? "; " + std::to_string(out_now) + " requests are out" : "")
-        << "\n";
-  else if (out_now)
-    out << "  (" << out_now << " had a request out when their run ended; the next run reads their state first)\n";
-  if (in_doubt)
-    out << "  (" << in_doubt << " pending jobs may have been cut; the next run reads their state before sending)\n";
-  if (ledger.torn_tail) out << "  (the last line is torn; the next run repairs it)\n";
-  return exit_ok;
-}
-
-int demo_command(const fs::path& manifest, const fs::path& work_dir, std::ostream& out,
-                 std::ostream& err) {
-  const Manifest m = load_manifest(manifest, ManifestFormat::detect);
-  if (!m.ok()) {
-    print_diagnostics(m.errors, err);
-    return exit_usage;
-  }
-  std::error_code ec;
-  fs::create_directories(work_dir, ec);
-  const fs::path ledger = work_dir / "demo.ledger.jsonl";
-  const fs::path ca = work_dir / "emulator-ca.pem";
-  fs::remove(ledger, ec);  // each demo starts afresh
-
-  // The emulator knows every live video the manifest names, in its projects.
-  EmulatorOptions eo;
-  eo.tls = EmulatorTls::self_signed;
-  eo.ca_out = ca;
-  eo.api_key = "demo-key";
-  eo.threads = 1;
-  eo.projects.clear();
-  const fs::path videos = work_dir / "emulator-videos.csv";
-  {
-    std::ofstream v(videos);
-    for (const auto& j : m.jobs) v << j.project_id << "," << j.live_video_id << "\n";
-  }
-  eo.videos_file = videos;
-  eo.faults.seed = 2026;
-  eo.faults.p500 = 0.03;
-  eo.faults.p503 = 0.04;
-  eo.faults.p429 = 0.03;
-  eo.faults.retry_after_seconds = 1;
-  eo.faults.latency = std::chrono::milliseconds(5);
-  eo.faults.latency_jitter = std::chrono::milliseconds(25);
-  Emulator emulator(eo);
-  try {
-    emulator.start();
-  } catch (const std::exception& e) {
-    err << "batchcut demo: cannot start the emulator: " << e.what() << "\n";
-    return exit_aborted;
-  }
-  out << "batchcut demo: emulator on " << emulator.base_url()
-      << " (TLS, self-signed CA; faults: 3% 500, 4% 503, 3% 429 with Retry-After)\n"
-      << "batchcut demo: running " << manifest.string() << " (" << m.jobs.size() << " jobs)\n";
-
-  RunCommand c;
-  c.manifest = manifest;
-  c.ledger = ledger;
-  c.base_url = emulator.base_url();
-  c.ca_file = ca;
-  c.concurrency = 16;
-  c.rate = 100;
-  c.burst = 10;
-  c.max_attempts = 8;
-  c.timeout_seconds = 10;
-  c.api_key_override = "demo-key";
-  const int status = run_command(c, out, err);
-  const EmulatorStats stats = emulator.stats();
-  emulator.stop();
-  out << "batchcut demo: the emulator made " << stats.cuts_made << " cuts ("
-      << stats.repeated_cuts << " repeated) from " << stats.requests << " requests\n"
-      << "batchcut demo: see `batchcut status " << ledger.string() << "` and `batchcut export "
-      << ledger.string() << "`\n";
-  return status;
 }
 
 }  // namespace batchcut

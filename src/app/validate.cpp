@@ -1,0 +1,30 @@
+// `validate`: check a manifest, send nothing.
+#include "batchcut/app/app.hpp"
+
+#include <map>
+#include <ostream>
+
+#include "app/common.hpp"
+
+namespace batchcut {
+
+namespace fs = std::filesystem;
+using namespace app_detail;
+
+int validate_command(const fs::path& path, ManifestFormat format, std::ostream& out,
+                     std::ostream& err) {
+  const Manifest m = load_manifest(path, format);
+  if (!m.ok()) {
+    print_diagnostics(m.errors, err);
+    err << "batchcut: " << path.string() << ": " << m.errors.size() << " problem(s); nothing sent\n";
+    return exit_usage;
+  }
+  std::map<RangeKind, std::size_t> kinds;
+  for (const auto& j : m.jobs) ++kinds[j.range];
+  out << path.string() << ": " << m.jobs.size() << " jobs valid (" << kinds[RangeKind::ms]
+      << " ms, " << kinds[RangeKind::datetime] << " datetime, " << kinds[RangeKind::whole]
+      << " whole)\n";
+  return exit_ok;
+}
+
+}  // namespace batchcut
