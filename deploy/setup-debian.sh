@@ -8,6 +8,9 @@ pkgs=(
   libssl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libcli11-dev
   openssl curl
+  # operations: promtool for the metrics test, JSON Schema for the summary and status tests,
+  # help2man for the man pages, systemd-analyze for the units, util-linux for flock and script
+  prometheus python3 python3-jsonschema help2man bash-completion systemd util-linux
 )
 missing=()
 for p in "${pkgs[@]}"; do
