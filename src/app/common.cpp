@@ -1,8 +1,6 @@
 // What the commands share (common.hpp).
 #include "app/common.hpp"
 
-#include <spdlog/sinks/stdout_color_sinks.h>
-
 #include <cstdlib>
 #include <iomanip>
 #include <ostream>
@@ -11,25 +9,6 @@
 namespace batchcut::app_detail {
 
 namespace fs = std::filesystem;
-
-std::shared_ptr<spdlog::logger> make_logger(std::ostream& err) {
-  auto level = spdlog::level::info;
-  if (const char* name = std::getenv("BATCHCUT_LOG"); name && *name) {
-    level = spdlog::level::from_str(name);
-    if (level == spdlog::level::off && std::string_view(name) != "off") {
-      err << "batchcut: BATCHCUT_LOG=" << name
-          << ": unknown log level (trace, debug, info, warn, error, critical, off)\n";
-      return nullptr;
-    }
-  }
-  auto logger = spdlog::get("batchcut");
-  if (!logger) {
-    logger = spdlog::stderr_color_mt("batchcut");
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  }
-  logger->set_level(level);
-  return logger;
-}
 
 void print_diagnostics(const Diagnostics& diags, std::ostream& err) {
   for (const auto& d : diags) err << d.to_string() << "\n";

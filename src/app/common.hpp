@@ -17,10 +17,6 @@
 
 namespace batchcut::app_detail {
 
-// BATCHCUT_LOG picks the level (default info); an unknown name is a usage error (nullptr,
-// with a message), never silence: the log may be the only place an id shows up.
-std::shared_ptr<spdlog::logger> make_logger(std::ostream& err);
-
 void print_diagnostics(const Diagnostics& diags, std::ostream& err);
 
 // "12.3 s"

@@ -1,6 +1,8 @@
 // `demo`: the emulator in-process, with faults, and a run against it.
 #include "batchcut/app/app.hpp"
 
+#include <unistd.h>
+
 #include <fstream>
 #include <ostream>
 
@@ -67,6 +69,10 @@ int demo_command(const fs::path& manifest, const fs::path& work_dir, std::ostrea
   c.max_attempts = 8;
   c.timeout_seconds = 10;
   c.api_key_override = "demo-key";
+  c.log_level = "warn";  // the progress bar (or a line every 2 s) shows the run; problems still show
+  c.progress_interval_seconds = 2;
+  c.stderr_is_terminal = ::isatty(STDERR_FILENO) == 1;
+  c.command_line = "batchcut demo";
   const int status = run_command(c, out, err);
   const EmulatorStats stats = emulator.stats();
   emulator.stop();

@@ -1,6 +1,7 @@
 // `run` and `replay`: read everything, check everything, then send (README "How a run goes").
 #include "batchcut/app/app.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <ctime>
@@ -13,6 +14,9 @@
 #include "app/common.hpp"
 #include "batchcut/net/api.hpp"
 #include "batchcut/net/loopback.hpp"
+#include "batchcut/ops/log.hpp"
+#include "batchcut/ops/progress.hpp"
+#include "batchcut/ops/report.hpp"
 #include "batchcut/run/plan.hpp"
 #include "batchcut/run/runner.hpp"
 #include "batchcut/util/time_util.hpp"
@@ -85,30 +89,69 @@ bool check_options(const RunCommand& c, std::ostream& err) {
   return ok;
 }
 
-void print_summary(const Plan& plan, const RunSummary& run, const fs::path& ledger, std::ostream& out) {
-  std::map<JobState, std::size_t> states = plan.kept;
-  for (const auto& [s, n] : run.states) states[s] += n;
-  out << "batchcut: " << plan.total << " jobs:";
-  const char* sep = " ";
-  for (auto s : all_states) {
-    out << sep << states[s] << " " << to_string(s);
-    sep = ", ";
+std::chrono::milliseconds seconds_option(double s) {
+  return std::chrono::milliseconds(static_cast<long long>(s * 1000));
+}
+
+// The level: --log-level, else $BATCHCUT_LOG, else info; then -v/-q move it.
+std::shared_ptr<spdlog::logger> run_logger(const RunCommand& c, ProgressMode view, std::ostream& err) {
+  std::string name = "info", source = "--log-level";
+  if (c.log_level) name = *c.log_level;
+  else if (const char* env = std::getenv("BATCHCUT_LOG"); env && *env) name = env, source = "BATCHCUT_LOG";
+  const auto level = parse_log_level(name);
+  if (!level) {
+    err << "batchcut: " << source << (source == "--log-level" ? " " : "=") << name
+        << ": unknown log level (trace, debug, info, warn, error, critical, off)\n";
+    return nullptr;
   }
-  out << "\n";
+  if (c.log_format != "text" && c.log_format != "json") {
+    err << "batchcut: --log-format " << c.log_format << ": expected text or json\n";
+    return nullptr;
+  }
+  LogOptions o;
+  o.level = static_cast<spdlog::level::level_enum>(
+      std::clamp(static_cast<int>(*level) - c.verbosity, static_cast<int>(spdlog::level::trace),
+                 static_cast<int>(spdlog::level::off)));
+  o.format = c.log_format == "json" ? LogFormat::json : LogFormat::text;
+  o.file = c.log_file;
+  o.erase_bar = view == ProgressMode::bar || (view == ProgressMode::automatic && c.stderr_is_terminal);
+  return make_logger(o, err);
+}
+
+std::string local_and_utc(std::chrono::system_clock::time_point t) {
+  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm local{}, utc{};
+  localtime_r(&tt, &local);
+  gmtime_r(&tt, &utc);
+  char buf[96];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M %Z", &local);
+  std::string text = buf;
+  std::strftime(buf, sizeof buf, " (%Y-%m-%d %H:%M UTC)", &utc);
+  return text + buf;
+}
+
+// What the run is about to do, before it does it.
+void print_banner(const RunCommand& c, const Plan& plan, const std::string& base_url, const fs::path& ledger,
+                  std::optional<std::chrono::system_clock::time_point> deadline, std::ostream& err) {
   std::size_t kept = 0;
   for (const auto& [s, n] : plan.kept) kept += n;
-  if (kept) out << "  " << kept << " of them were settled in the ledger already and not sent again\n";
-  if (run.abandoned)
-    out << "  " << run.abandoned << " were left with a request out; the next run reads their state first\n";
-  out << "  requests: " << run.requests << " stop-and-cut (" << run.retries << " retries), "
-      << run.reconciles << " state reads, over " << run.connections << " connections in "
-      << seconds_text(run.elapsed) << ", " << std::fixed << std::setprecision(1)
-      << run.achieved_rate() << " req/s\n";
-  if (run.paused.count() > 0)
-    out << "  paused " << seconds_text(run.paused) << " on the server's Retry-After; rate at the end "
-        << std::setprecision(1) << run.final_rate << "/s\n";
-  if (run.stopped_early()) out << "  STOPPED: " << run.abort_reason << (run.forced ? " (without draining)" : "") << "\n";
-  out << "  ledger: " << ledger.string() << "\n";
+  err << "batchcut " BATCHCUT_VERSION ": " << plan.todo.size() << " of " << plan.total
+      << (plan.total == 1 ? " job" : " jobs") << " to send to " << base_url << " (" << kept
+      << " settled earlier, " << plan.read_first << " to read back first)\n";
+  err << "  rate " << (c.rate > 0 ? fmt::format("{:g}/s", c.rate) : std::string("unlimited")) << ", concurrency "
+      << c.concurrency << ", at most " << c.max_attempts << " attempts per job; ledger " << ledger.string() << "\n";
+  if (deadline) {
+    const auto now = std::chrono::system_clock::now();
+    err << "  deadline " << local_and_utc(*deadline) << ", in "
+        << duration_text(std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - now));
+    const std::time_t a = std::chrono::system_clock::to_time_t(now), b = std::chrono::system_clock::to_time_t(*deadline);
+    std::tm today{}, then{};
+    localtime_r(&a, &today);
+    localtime_r(&b, &then);
+    if (c.deadline && c.deadline->size() == 5 && c.deadline->at(2) == ':' && then.tm_yday != today.tm_yday)
+      err << " (" << *c.deadline << " has passed today, so this is tomorrow's)";
+    err << "\n";
+  }
 }
 
 int exit_status_for(const RunSummary& run, bool all_succeeded) {
@@ -211,7 +254,12 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   const bool replay = c.replay_ledger.has_value();
   // 1. Everything is checked before anything is sent.
   if (!check_options(c, err)) return exit_usage;
-  const auto logger = make_logger(err);
+  const auto view_mode = parse_progress_mode(c.progress);
+  if (!view_mode) {
+    err << "batchcut: --progress " << c.progress << ": expected auto, bar, log or none\n";
+    return exit_usage;
+  }
+  const auto logger = run_logger(c, *view_mode, err);
   if (!logger) return exit_usage;
   std::optional<std::chrono::system_clock::time_point> deadline;
   if (c.deadline) {
@@ -364,22 +412,43 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
       authorization_value(target->auth_scheme == "raw" ? AuthScheme::raw : AuthScheme::bearer, *key);
   transport.loopback_only = !base->tls && !c.allow_insecure_http;
 
-  RunSummary run;
+  ProgressView view(*view_mode, seconds_option(c.progress_interval_seconds), err, c.stderr_is_terminal, logger);
+  options.tick_interval = view.tick_interval();
+  if (options.tick_interval.count() > 0) options.on_tick = [&view](const RunSnapshot& s) { view.on_tick(s); };
+  print_banner(c, plan, base->to_string(), ledger_path, deadline, err);
+
+  RunReport report;
+  report.command = replay ? "replay" : "run";
+  report.command_line = c.command_line;
+  if (!replay) report.manifest = c.manifest;
+  report.ledger = ledger_path;
+  report.base_url = base->to_string();
+  report.total = plan.total;
+  report.kept = plan.kept;
+  report.started = std::chrono::system_clock::now();
   try {
-    run = run_jobs(options, transport, *ledger, std::move(plan.todo), logger);
+    report.run = run_jobs(options, transport, *ledger, std::move(plan.todo), logger);
   } catch (const std::exception& e) {  // before anything was sent: the CA file could not be loaded
+    view.finish();
     err << "batchcut: " << e.what() << "\n";
     return exit_usage;
   }
-  print_summary(plan, run, ledger_path, out);
+  view.finish();
+  report.ended = std::chrono::system_clock::now();
+  const RunSummary& run = report.run;
+  report.exit_status = exit_status_for(run, report.final_states()[JobState::succeeded] == plan.total);
   if (run.ledger_failure) {
     err << "batchcut: ledger write failed: " << *run.ledger_failure << "\n";
     for (const auto& u : run.unrecorded)
       err << "batchcut: NOT RECORDED: " << u.job << " succeeded with videoPublicId " << u.video_public_id << "\n";
   }
-  std::size_t succeeded = plan.kept[JobState::succeeded];
-  if (auto it = run.states.find(JobState::succeeded); it != run.states.end()) succeeded += it->second;
-  return exit_status_for(run, succeeded == plan.total);
+  print_report(report, out);
+  if (c.summary_json) {
+    std::string why;
+    if (!write_file_atomically(*c.summary_json, report_json(report), why))
+      err << "batchcut: --summary-json: " << why << "\n";
+  }
+  return report.exit_status;
 }
 
 }  // namespace batchcut

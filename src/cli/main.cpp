@@ -5,7 +5,10 @@
 #include <filesystem>
 #include <iostream>
 
+#include <unistd.h>
+
 #include "batchcut/app/app.hpp"
+#include "batchcut/ops/report.hpp"
 
 namespace fs = std::filesystem;
 using namespace batchcut;
@@ -32,8 +35,31 @@ struct RunFlags {
   std::size_t halt_failures = 0;
 };
 
+// What the run shows while it goes and leaves behind: progress, logs, the summary JSON.
+void add_view_options(CLI::App* cmd, RunCommand& run) {
+  cmd->add_option("--progress", run.progress, "auto (a bar on a terminal, else log lines), bar, log or none")
+      ->check(CLI::IsMember({"auto", "bar", "log", "none"}))
+      ->capture_default_str();
+  cmd->add_option("--progress-interval", run.progress_interval_seconds, "Seconds between progress log lines")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--log-level", run.log_level, "trace, debug, info, warn, error, critical or off (default: $BATCHCUT_LOG, else info)");
+  cmd->add_flag_function("-v,--verbose", [&run](std::int64_t n) { run.verbosity += static_cast<int>(n); },
+                         "More detail in the log (-v: debug, one line per attempt; -vv: trace)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_flag_function("-q,--quiet", [&run](std::int64_t n) { run.verbosity -= static_cast<int>(n); },
+                         "Less in the log (-q: warnings and errors only; -qq: errors only)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_option("--log-format", run.log_format, "text, or json (one object per line)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  cmd->add_option("--log-file", run.log_file, "Write the log to this file instead of stderr");
+  cmd->add_option("--summary-json", run.summary_json, "Also write the summary to this file as JSON (config/schema/summary.schema.json)");
+}
+
 // The connection, pacing and retry options `run` and `replay` share.
 void add_run_options(CLI::App* cmd, RunCommand& run, RunFlags& flags) {
+  add_view_options(cmd, run);
   cmd->add_option("--base-url", run.base_url,
                   "API base URL (default: the one the ledger was made with, else https://livestream.vp.gjirafa.tech)");
   cmd->add_flag("--retarget", run.retarget, "Send to a --base-url other than the one the ledger was made with");
@@ -92,6 +118,14 @@ bool finish_run_options(RunCommand& run, const RunFlags& flags) {
     run.replay_states = *states;
   }
   return true;
+}
+
+// How this command was typed, to print as the command to run again. The key is never an
+// argument, so this holds no secret.
+std::string command_line_of(int argc, char** argv) {
+  std::string line = "batchcut";
+  for (int i = 1; i < argc; ++i) line += " " + shell_quote(argv[i]);
+  return line;
 }
 
 void add_format_option(CLI::App* app, ManifestFormat& format) {
@@ -176,6 +210,9 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : exit_usage;
   }
 
+  const std::string command_line = command_line_of(argc, argv);
+  run.command_line = replay.command_line = command_line;
+  run.stderr_is_terminal = replay.stderr_is_terminal = ::isatty(STDERR_FILENO) == 1;
   if (*run_cmd) {
     if (!finish_run_options(run, run_flags)) return exit_usage;
     return run_command(run, std::cout, std::cerr);

@@ -347,7 +347,7 @@ asio::awaitable<AttemptResult> HttpConnection::round_trip(const HttpRequest& req
     else
       co_await exchange(*plain_, request, deadline, r);
   }
-  r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+  r.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - start);
   co_return r;
 }

@@ -224,6 +224,12 @@ double RunSummary::achieved_rate() const {
   return seconds > 0 ? static_cast<double>(requests) / seconds : 0.0;
 }
 
+static FatalCause fatal_cause(const AttemptResult& r) {
+  if (r.status == 401) return FatalCause::unauthorized;
+  if (r.error == TransportError::tls_verify) return FatalCause::certificate;
+  return FatalCause::internal;
+}
+
 class Runner::Impl : public std::enable_shared_from_this<Impl> {
  public:
   Impl(RunOptions options, Transport& transport, LedgerLog& ledger,
@@ -260,9 +266,9 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
         schedule(i, options_.reconcile_delay);
     }
     if (options_.deadline) arm_deadline(*options_.deadline);
-    if (options_.progress_interval.count() > 0) {
+    if (options_.on_tick && options_.tick_interval.count() > 0) {
       progress_timer_.emplace(executor_);
-      asio::co_spawn(executor_, report_progress(shared_from_this()), asio::detached);
+      asio::co_spawn(executor_, tick(shared_from_this()), asio::detached);
     }
 
     const int connections = std::max(1, options_.concurrency);
@@ -277,6 +283,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
             std::rethrow_exception(e);
           } catch (const std::exception& ex) {
             self->log_->error("worker failed: {}", ex.what());
+            self->summary_.fatal = FatalCause::internal;
             self->stop(StopReason::fatal, std::string("internal error: ") + ex.what());
           }
         }
@@ -291,6 +298,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
       summary_.abort_reason = std::move(why);
       summary_.signal = signal;
       log_->warn("stopping: {}; requests out finish, the rest stays as it is", summary_.abort_reason);
+      if (options_.on_tick && !finished_) options_.on_tick(snapshot());  // the view shows the drain at once
     }
     stopping_ = true;
     if (wake_) wake_->cancel();
@@ -331,6 +339,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     int tries = 0;  // cuts sent in this run
     int reads = 0;  // reads in the current doubt
     std::string last_read_error;
+    std::string last_cause;  // what the last cut got, for retries by cause
   };
 
   // ---- one place where a job changes state ----
@@ -369,7 +378,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     else
       why = "gave up after " + std::to_string(p.tries) + " attempts: " + life.error;
     log_->warn("{}: {}", jobs_[idx].spec.key(), why);
-    settled(apply(idx, GiveUp{why}));
+    settled(idx, apply(idx, GiveUp{why}));
   }
 
   // ---- the scheduler ----
@@ -483,7 +492,11 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   // both before fresh jobs do.
   asio::awaitable<bool> ready_to_send(Lease& lease, bool retry) {
     lease.connection = co_await connections_.acquire(executor_, retry);
-    co_return lease.connection && co_await pacer_.acquire(executor_, retry);
+    if (!lease.connection) co_return false;
+    const auto asked = RunClock::now();
+    const bool go = co_await pacer_.acquire(executor_, retry);
+    summary_.stats.rate_limiter_wait += std::chrono::duration_cast<std::chrono::microseconds>(RunClock::now() - asked);
+    co_return go;
   }
 
   asio::awaitable<void> cut(std::size_t idx, bool retry) {
@@ -500,14 +513,18 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     }
     ++p.tries;
     ++summary_.requests;
-    if (p.tries > 1) ++summary_.retries;
+    if (p.tries > 1) {
+      ++summary_.retries;
+      ++summary_.stats.retries_by_cause[p.last_cause];
+    }
 
     const HttpRequest request{true, stop_and_cut_target(options_.base, job.spec), stop_and_cut_body(job.spec)};
-    const AttemptResult result = co_await lease.connection->round_trip(request, options_.timeout);
+    const AttemptResult result = co_await sent(RequestKind::cut, *lease.connection, request);
     lease.give_back();
     const Classification c = classify(result);
+    p.last_cause = retry_cause(result.status, result.error == TransportError::none ? "" : to_string(result.error));
     const auto seq = apply(idx, CutAnswer{number, cut_verdict(c), result.status, c.video_public_id, c.error,
-                                          c.messages, result.elapsed.count()});
+                                          c.messages, std::chrono::duration_cast<milliseconds>(result.elapsed).count()});
     if (log_->should_log(spdlog::level::debug))
       log_->debug("{} cut {}: {} -> {}", job.spec.key(), number, to_string(cut_verdict(c)), describe(job.life));
     if (c.verdict != Verdict::fatal && halt_.record(c.verdict != Verdict::success))
@@ -516,12 +533,16 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     if (c.verdict == Verdict::success) succeeded_once();
     if (c.verdict == Verdict::fatal) {
       log_->error("{}: {}", job.spec.key(), c.error);
+      summary_.fatal = fatal_cause(result);
       stop(StopReason::fatal, c.error);
       co_return;
     }
     if (job.life.settled()) {
-      if (job.life.state != JobState::succeeded) log_->warn("{}: {}: {}", job.spec.key(), to_string(job.life.state), job.life.error);
-      settled(seq);
+      if (job.life.state == JobState::succeeded)
+        log_->info("{}: succeeded: videoPublicId {}", job.spec.key(), job.life.video_public_id);
+      else
+        log_->warn("{}: {}: {}", job.spec.key(), to_string(job.life.state), job.life.error);
+      settled(idx, seq);
       co_return;
     }
     // Before an in-doubt attempt is read back, the backend gets time to finish acting on it.
@@ -540,23 +561,24 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     ++summary_.reconciles;
     apply(idx, Dispatch{Op::read, number});  // a GET changes nothing: no need to wait for disk
     const HttpRequest request{false, live_video_target(options_.base, job.spec), {}};
-    const AttemptResult result = co_await lease.connection->round_trip(request, options_.timeout);
+    const AttemptResult result = co_await sent(RequestKind::read, *lease.connection, request);
     lease.give_back();
     std::optional<bool> can;
     if (result.error == TransportError::none && result.status == 200) can = parse_can_stop_and_cut(result.body);
     const Classification c = classify(result);  // for its error text and the fatal cases
     const ReadVerdict verdict = can ? (*can ? ReadVerdict::can_stop : ReadVerdict::stopped) : ReadVerdict::unreadable;
-    const auto seq = apply(idx, ReadAnswer{number, verdict, result.status, can ? "" : c.error, result.elapsed.count()});
+    const auto seq = apply(idx, ReadAnswer{number, verdict, result.status, can ? "" : c.error, std::chrono::duration_cast<milliseconds>(result.elapsed).count()});
     if (log_->should_log(spdlog::level::debug))
       log_->debug("{} read {}: {} -> {}", job.spec.key(), number, to_string(verdict), describe(job.life));
     on_pushback(result.status, c);
     if (c.verdict == Verdict::fatal) {
+      summary_.fatal = fatal_cause(result);
       stop(StopReason::fatal, c.error);
       co_return;
     }
     if (job.life.settled()) {
       log_->warn("{}: in doubt: {}", job.spec.key(), job.life.error);
-      settled(seq);
+      settled(idx, seq);
       co_return;
     }
     if (verdict == ReadVerdict::can_stop) {
@@ -568,11 +590,26 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     schedule(idx, backoff_delay(options_.backoff, p.reads, uniform_(rng_), c.retry_after));
   }
 
+  // One request on the wire, counted for the live view and the metrics.
+  asio::awaitable<AttemptResult> sent(RequestKind kind, Connection& connection, const HttpRequest& request) {
+    ++in_flight_;
+    AttemptResult result = co_await connection.round_trip(request, options_.timeout);
+    --in_flight_;
+    RunStats& stats = summary_.stats;
+    if (result.error == TransportError::none || result.status > 0)
+      ++stats.requests[{kind, result.status}];
+    else
+      ++stats.request_errors[{kind, to_string(result.error)}];
+    stats.latency_of(kind).record(result.elapsed);
+    co_return result;
+  }
+
   // ---- durability ----
 
   // A settled job counts once its record is on disk; the worker moves on at once.
-  void settled(LedgerLog::Seq seq) {
+  void settled(std::size_t idx, LedgerLog::Seq seq) {
     ++settled_count_;
+    ++settled_states_[jobs_[idx].life.state];
     settling_.push_back(seq);  // appended in order, so the deque stays sorted
     request_durable();
   }
@@ -648,20 +685,36 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     }(shared_from_this()), asio::detached);
   }
 
-  static asio::awaitable<void> report_progress(std::shared_ptr<Impl> self) {
+  static asio::awaitable<void> tick(std::shared_ptr<Impl> self) {
     while (!self->finished_) {
-      self->progress_timer_->expires_after(self->options_.progress_interval);
+      self->progress_timer_->expires_after(self->options_.tick_interval);
       co_await self->progress_timer_->wait();
       if (self->finished_) break;
-      const auto secs = std::chrono::duration<double>(RunClock::now() - self->started_).count();
-      self->log_->info(
-          "progress: {}/{} jobs settled, {} requests ({} retries), {:.1f} req/s, paused {:.1f} s, "
-          "rate limit {}",
-          self->settled_count_, self->jobs_.size(), self->summary_.requests, self->summary_.retries,
-          secs > 0 ? static_cast<double>(self->summary_.requests) / secs : 0.0,
-          static_cast<double>(self->summary_.paused.count()) / 1000.0,
-          self->bucket_.unlimited() ? std::string("none") : fmt::format("{:.1f}/s", self->bucket_.rate()));
+      self->options_.on_tick(self->snapshot());
     }
+  }
+
+  RunSnapshot snapshot() const {
+    RunSnapshot s;
+    s.total = jobs_.size();
+    s.settled = settled_states_;
+    s.settled_count = settled_count_;
+    s.in_flight = in_flight_;
+    s.waiting_retry = delayed_.size();
+    s.fresh_left = fresh_.size();
+    s.requests = summary_.requests;
+    s.retries = summary_.retries;
+    s.reads = summary_.reconciles;
+    s.rate_limit = bucket_.unlimited() ? 0.0 : bucket_.rate();
+    s.elapsed = std::chrono::duration_cast<milliseconds>(RunClock::now() - started_);
+    s.paused = summary_.paused;
+    s.draining = stopping_;
+    s.stop_reason = summary_.abort_reason;
+    // A request out ends within its timeout; after a signal, the drain timeout cuts it short.
+    s.drain_timeout = summary_.stop == StopReason::signal ? std::min(options_.drain_timeout, milliseconds(options_.timeout))
+                                                          : milliseconds(options_.timeout);
+    s.stats = summary_.stats;
+    return s;
   }
 
   RunSummary close_summary() {
@@ -740,6 +793,8 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   int in_attempt_ = 0;
   std::deque<LedgerLog::Seq> settling_;  // records that settled a job, not yet durable
   std::size_t settled_count_ = 0;
+  std::map<JobState, std::size_t> settled_states_;  // jobs settled in this run, by state
+  std::size_t in_flight_ = 0;                        // requests on the wire
   int workers_left_ = 0;
   bool stopping_ = false;
   bool finished_ = false;

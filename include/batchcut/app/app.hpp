@@ -61,6 +61,17 @@ struct RunCommand {
   bool handle_signals = true;
   // Set by the demo and tests instead of VP_API_KEY / --api-key-file.
   std::optional<std::string> api_key_override;
+
+  // What a person or a machine watching the run sees (README "Operations").
+  std::string command_line;              // set by the CLI: how to run this again, for the next steps
+  std::string progress = "auto";         // auto (a bar on a terminal, else log lines), bar, log, none
+  double progress_interval_seconds = 10; // log lines: one every this many seconds
+  bool stderr_is_terminal = false;       // set by the CLI
+  std::optional<std::string> log_level;  // trace..off; else $BATCHCUT_LOG, else info
+  int verbosity = 0;                     // -v: one level more detail each, -q: one less
+  std::string log_format = "text";       // text, or json (one object per line)
+  std::optional<std::filesystem::path> log_file;  // else stderr
+  std::optional<std::filesystem::path> summary_json;  // the summary as JSON (config/schema/)
 };
 
 int run_command(const RunCommand& command, std::ostream& out, std::ostream& err);

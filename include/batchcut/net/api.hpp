@@ -60,7 +60,7 @@ struct AttemptResult {
   std::string body;
   std::string retry_after;    // the Retry-After header, verbatim
   std::string error_text;     // detail for logs and the ledger
-  std::chrono::milliseconds elapsed{0};
+  std::chrono::microseconds elapsed{0};
 };
 
 enum class Verdict {

@@ -19,6 +19,7 @@
 #include "batchcut/run/clock.hpp"
 #include "batchcut/run/policy.hpp"
 #include "batchcut/net/transport.hpp"
+#include "batchcut/ops/stats.hpp"
 
 namespace spdlog {
 class logger;
@@ -50,10 +51,15 @@ struct RunOptions {
   std::optional<steady_time> deadline;  // on RunClock: nothing new is sent after it
   std::chrono::milliseconds drain_timeout{30000};  // after a signal, wait this long at most
   bool handle_signals = false;        // SIGINT/SIGTERM: stop dispatching, drain, then stop
-  std::chrono::milliseconds progress_interval{10000};  // 0: no progress lines
+  // Every tick_interval, and once when the run starts to drain, on_tick gets the run as it
+  // stands (the live view and the metrics read it). 0 or no callback: no ticks.
+  std::chrono::milliseconds tick_interval{0};
+  std::function<void(const RunSnapshot&)> on_tick;
 };
 
 enum class StopReason { none, fatal, halted, deadline, signal, ledger };
+// What made a fatal stop: the key refused (401), the certificate, or a bug.
+enum class FatalCause { none, unauthorized, certificate, internal };
 
 // A job handed to the runner: its spec and what the ledger knows of it. A request the ledger
 // shows out is taken as Interrupted (the caller holds the ledger's lock: its run is gone).
@@ -82,8 +88,10 @@ struct RunSummary {
   bool forced = false;               // stopped without draining (second signal, drain timeout)
   std::size_t abandoned = 0;         // jobs left with a request out (the next run reads them back)
   std::string abort_reason;
+  FatalCause fatal = FatalCause::none;
   std::optional<std::string> ledger_failure;  // the ledger could not be written
   std::vector<UnrecordedId> unrecorded;       // ids received that the ledger may not hold
+  RunStats stats;                              // requests by kind and status, latencies, retries by cause
 
   double achieved_rate() const;  // requests per second
   bool stopped_early() const { return stop != StopReason::none; }
