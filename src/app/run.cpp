@@ -361,6 +361,7 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
 
   auto key = load_api_key(c, err);
   if (!key) return exit_usage;
+  redact_in_logs(*key);  // whatever a server echoes, the log never shows the key
   if (!existed) {
     if (!open_ledger()) return exit_usage;
     if (fs::file_size(ledger_path) != 0) {  // another run created it since we looked
