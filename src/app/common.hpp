@@ -15,6 +15,10 @@
 #include "batchcut/ledger/ledger.hpp"
 #include "batchcut/util/diagnostic.hpp"
 
+namespace batchcut {
+struct Plan;
+}
+
 namespace batchcut::app_detail {
 
 void print_diagnostics(const Diagnostics& diags, std::ostream& err);
@@ -27,5 +31,11 @@ inline constexpr JobState all_states[] = {JobState::succeeded, JobState::failed,
 
 // A ledger that must exist and be whole (for export and status); problems go to `err`.
 std::optional<LedgerContents> read_existing_ledger(const std::filesystem::path& path, std::ostream& err);
+
+// `batchcut plan`: what the plan sends, keeps and refuses, the estimated wall time at the
+// run's rate and concurrency, and whether that fits the deadline (exit 1 when it does not).
+int print_plan(const RunCommand& c, const Plan& plan, const std::string& base_url,
+               std::optional<std::chrono::system_clock::time_point> deadline, std::ostream& out,
+               std::ostream& err);
 
 }  // namespace batchcut::app_detail

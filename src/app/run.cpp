@@ -299,7 +299,7 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
       return false;
     }
   };
-  if (existed && !c.dry_run && !open_ledger()) return exit_usage;
+  if (existed && !c.dry_run && !c.plan_only && !open_ledger()) return exit_usage;
   const LedgerContents known = existed ? read_ledger(ledger_path) : LedgerContents{};
   if (!known.errors.empty()) {
     print_diagnostics(known.errors, err);
@@ -334,6 +334,7 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   const std::set<JobState> replay_states(c.replay_states.begin(), c.replay_states.end());
   Plan plan = replay ? plan_replay(known, replay_states)
                      : plan_run(manifest.jobs, c.manifest.string(), known, c.allow_changed);
+  if (c.plan_only) return print_plan(c, plan, base->to_string(), deadline, out, err);
   if (!plan.refused.empty()) {
     print_diagnostics(plan.refused, err);
     err << "batchcut: nothing sent\n";

@@ -160,6 +160,21 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--allow-changed", run.allow_changed, "Send jobs whose range or visibility changed since the ledger recorded them");
   add_run_options(run_cmd, run, run_flags);
 
+  // plan
+  RunCommand plan;
+  RunFlags plan_flags;
+  plan.plan_only = true;
+  auto* plan_cmd = app.add_subcommand("plan", "Say what a run would send, skip and refuse, how long it would take, "
+                                              "and whether it fits --deadline; send nothing");
+  plan_cmd->add_option("manifest", plan.manifest, "YAML or CSV manifest")->required();
+  add_format_option(plan_cmd, plan.format);
+  plan_cmd->add_option("--ledger", plan.ledger, "Ledger file (default: beside the manifest, NAME.ledger.jsonl)");
+  plan_cmd->add_flag("--allow-changed", plan.allow_changed, "Send jobs whose range or visibility changed since the ledger recorded them");
+  plan_cmd->add_option("--expected-latency", plan.expected_latency_seconds, "Seconds one request is expected to take, for the estimate")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  add_run_options(plan_cmd, plan, plan_flags);
+
   // replay
   RunCommand replay;
   RunFlags replay_flags;
@@ -216,6 +231,10 @@ int main(int argc, char** argv) {
   if (*run_cmd) {
     if (!finish_run_options(run, run_flags)) return exit_usage;
     return run_command(run, std::cout, std::cerr);
+  }
+  if (*plan_cmd) {
+    if (!finish_run_options(plan, plan_flags)) return exit_usage;
+    return run_command(plan, std::cout, std::cerr);
   }
   if (*replay_cmd) {
     if (!finish_run_options(replay, replay_flags)) return exit_usage;

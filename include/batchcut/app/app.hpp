@@ -44,6 +44,10 @@ struct RunCommand {
   std::optional<AuthScheme> auth_scheme;          // unset: the ledger's, else bearer
   std::optional<std::filesystem::path> api_key_file;  // else the VP_API_KEY environment variable
   bool dry_run = false;
+  // `batchcut plan`: say what a run would send, skip and refuse, how long it would take and
+  // whether it fits the deadline; send nothing, lock nothing.
+  bool plan_only = false;
+  double expected_latency_seconds = 1;  // the plan's guess at one request's round trip
   bool allow_changed = false;
   bool allow_insecure_http = false;  // http:// to a host other than loopback
   LedgerSync ledger_sync = LedgerSync::group_commit;
