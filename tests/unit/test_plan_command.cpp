@@ -45,7 +45,9 @@ void write_ledger(const fs::path& manifest, const fs::path& ledger, int succeede
   const Manifest m = load_manifest(manifest, ManifestFormat::detect);
   ASSERT_TRUE(m.ok());
   auto log = LedgerWriter::open(ledger, LedgerSync::none);
-  append_run(*log, RunTarget{"https://livestream.vp.gjirafa.tech"});
+  RunTarget target;
+  target.base_url = "https://livestream.vp.gjirafa.tech";
+  append_run(*log, target);
   std::size_t i = 0;
   auto cut = [&](JobSpec spec, CutVerdict verdict) {
     append_job(*log, spec);
