@@ -15,6 +15,7 @@
 #include "batchcut/net/loopback.hpp"
 #include "batchcut/run/plan.hpp"
 #include "batchcut/run/runner.hpp"
+#include "batchcut/util/plural.hpp"
 #include "batchcut/util/time_util.hpp"
 
 namespace batchcut {
@@ -88,7 +89,7 @@ bool check_options(const RunCommand& c, std::ostream& err) {
 void print_summary(const Plan& plan, const RunSummary& run, const fs::path& ledger, std::ostream& out) {
   std::map<JobState, std::size_t> states = plan.kept;
   for (const auto& [s, n] : run.states) states[s] += n;
-  out << "batchcut: " << plan.total << " jobs:";
+  out << "batchcut: " << counted(plan.total, "job") << ":";
   const char* sep = " ";
   for (auto s : all_states) {
     out << sep << states[s] << " " << to_string(s);
@@ -100,8 +101,8 @@ void print_summary(const Plan& plan, const RunSummary& run, const fs::path& ledg
   if (kept) out << "  " << kept << " of them were settled in the ledger already and not sent again\n";
   if (run.abandoned)
     out << "  " << run.abandoned << " were left with a request out; the next run reads their state first\n";
-  out << "  requests: " << run.requests << " stop-and-cut (" << run.retries << " retries), "
-      << run.reconciles << " state reads, over " << run.connections << " connections in "
+  out << "  requests: " << run.requests << " stop-and-cut (" << counted(run.retries, "retry", "retries") << "), "
+      << counted(run.reconciles, "state read") << ", over " << counted(run.connections, "connection") << " in "
       << seconds_text(run.elapsed) << ", " << std::fixed << std::setprecision(1)
       << run.achieved_rate() << " req/s\n";
   if (run.paused.count() > 0)
@@ -225,10 +226,11 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   Manifest manifest;
   if (!replay) {
     manifest = load_manifest(c.manifest, c.format);
+    print_diagnostics(manifest.warnings, err);
     if (!manifest.ok()) {
       print_diagnostics(manifest.errors, err);
-      err << "batchcut: " << c.manifest.string() << ": " << manifest.errors.size()
-          << " problem(s); nothing sent\n";
+      err << "batchcut: " << c.manifest.string() << ": " << counted(manifest.errors.size(), "problem")
+          << "; nothing sent\n";
       return exit_usage;
     }
   } else if (!fs::exists(*c.replay_ledger)) {
@@ -301,7 +303,7 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
     }
     std::size_t kept = 0;
     for (const auto& [s, n] : plan.kept) kept += n;
-    err << "batchcut: dry run: " << plan.todo.size() << " jobs would be sent to " << base->to_string() << " ("
+    err << "batchcut: dry run: " << counted(plan.todo.size(), "job") << " would be sent to " << base->to_string() << " ("
         << plan.read_first << " after reading their state, " << plan.changed << " changed), " << kept
         << " settled already; nothing was sent\n";
     return exit_ok;
