@@ -6,6 +6,7 @@
 #include "app/common.hpp"
 #include "batchcut/ops/progress.hpp"
 #include "batchcut/run/plan.hpp"
+#include "batchcut/util/plural.hpp"
 
 namespace batchcut::app_detail {
 
@@ -16,7 +17,7 @@ int print_plan(const RunCommand& c, const Plan& plan, const std::string& base_ur
                std::ostream& err) {
   std::size_t kept = 0;
   for (const auto& [s, n] : plan.kept) kept += n;
-  out << "plan: " << plan.total << (plan.total == 1 ? " job" : " jobs") << " against " << base_url << "\n";
+  out << "plan: " << counted(plan.total, "job") << " against " << base_url << "\n";
   out << "  send     " << plan.todo.size() << "  (" << plan.changed << " changed since the ledger recorded them, "
       << plan.read_first << " read back first)\n";
   out << "  skip     " << kept << "  (settled in the ledger already:";

@@ -19,6 +19,7 @@
 #include "batchcut/ops/report.hpp"
 #include "batchcut/run/plan.hpp"
 #include "batchcut/run/runner.hpp"
+#include "batchcut/util/plural.hpp"
 #include "batchcut/util/time_util.hpp"
 
 namespace batchcut {
@@ -135,8 +136,7 @@ void print_banner(const RunCommand& c, const Plan& plan, const std::string& base
                   std::optional<std::chrono::system_clock::time_point> deadline, std::ostream& err) {
   std::size_t kept = 0;
   for (const auto& [s, n] : plan.kept) kept += n;
-  err << "batchcut " BATCHCUT_VERSION ": " << plan.todo.size() << " of " << plan.total
-      << (plan.total == 1 ? " job" : " jobs") << " to send to " << base_url << " (" << kept
+  err << "batchcut " BATCHCUT_VERSION ": " << plan.todo.size() << " of " << counted(plan.total, "job") << " to send to " << base_url << " (" << kept
       << " settled earlier, " << plan.read_first << " to read back first)\n";
   err << "  rate " << (c.rate > 0 ? fmt::format("{:g}/s", c.rate) : std::string("unlimited")) << ", concurrency "
       << c.concurrency << ", at most " << c.max_attempts << " attempts per job; ledger " << ledger.string() << "\n";
@@ -273,10 +273,11 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   Manifest manifest;
   if (!replay) {
     manifest = load_manifest(c.manifest, c.format);
+    print_diagnostics(manifest.warnings, err);
     if (!manifest.ok()) {
       print_diagnostics(manifest.errors, err);
-      err << "batchcut: " << c.manifest.string() << ": " << manifest.errors.size()
-          << " problem(s); nothing sent\n";
+      err << "batchcut: " << c.manifest.string() << ": " << counted(manifest.errors.size(), "problem")
+          << "; nothing sent\n";
       return exit_usage;
     }
   } else if (!fs::exists(*c.replay_ledger)) {
@@ -350,7 +351,7 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
     }
     std::size_t kept = 0;
     for (const auto& [s, n] : plan.kept) kept += n;
-    err << "batchcut: dry run: " << plan.todo.size() << " jobs would be sent to " << base->to_string() << " ("
+    err << "batchcut: dry run: " << counted(plan.todo.size(), "job") << " would be sent to " << base->to_string() << " ("
         << plan.read_first << " after reading their state, " << plan.changed << " changed), " << kept
         << " settled already; nothing was sent\n";
     return exit_ok;

@@ -5,6 +5,7 @@
 #include <ostream>
 
 #include "app/common.hpp"
+#include "batchcut/util/plural.hpp"
 
 namespace batchcut {
 
@@ -14,14 +15,15 @@ using namespace app_detail;
 int validate_command(const fs::path& path, ManifestFormat format, std::ostream& out,
                      std::ostream& err) {
   const Manifest m = load_manifest(path, format);
+  print_diagnostics(m.warnings, err);
   if (!m.ok()) {
     print_diagnostics(m.errors, err);
-    err << "batchcut: " << path.string() << ": " << m.errors.size() << " problem(s); nothing sent\n";
+    err << "batchcut: " << path.string() << ": " << counted(m.errors.size(), "problem") << "; nothing sent\n";
     return exit_usage;
   }
   std::map<RangeKind, std::size_t> kinds;
   for (const auto& j : m.jobs) ++kinds[j.range];
-  out << path.string() << ": " << m.jobs.size() << " jobs valid (" << kinds[RangeKind::ms]
+  out << path.string() << ": " << counted(m.jobs.size(), "job") << " valid (" << kinds[RangeKind::ms]
       << " ms, " << kinds[RangeKind::datetime] << " datetime, " << kinds[RangeKind::whole]
       << " whole)\n";
   return exit_ok;

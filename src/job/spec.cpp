@@ -29,6 +29,7 @@ std::string Diagnostic::to_string() const {
   std::string out = file;
   if (line > 0) out += ":" + std::to_string(line);
   out += ": ";
+  if (severity == Severity::warning) out += "warning: ";
   if (!field.empty()) out += field + ": ";
   out += message;
   return out;

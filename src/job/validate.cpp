@@ -62,6 +62,27 @@ std::optional<std::int64_t> parse_decimal(std::string_view s) {
   return v;
 }
 
+// What is wrong with a near-miss date-time and the accepted form, e.g. "the offset must be
+// +HH:MM, as in 2026-05-23T20:00:00+02:00": the user's own value with each near miss put
+// right, when that makes it whole; otherwise the usual example.
+std::string date_time_mistake(const IsoMistakeFound& first) {
+  std::string_view what;
+  switch (first.kind) {
+    case IsoMistake::long_fraction: what = "at most 7 fractional digits are accepted (the API takes milliseconds)"; break;
+    case IsoMistake::no_seconds: what = "the time must have seconds, HH:MM:SS"; break;
+    case IsoMistake::short_offset: what = "the offset must be +HH:MM or -HH:MM"; break;
+    case IsoMistake::other: break;
+  }
+  IsoMistakeFound fix = first;
+  for (int i = 0; i < 3; ++i) {  // each kind of near miss at most once
+    IsoMistakeFound next;
+    if (parse_iso8601_ticks(fix.fixed, &next)) return std::string(what) + ", as in " + fix.fixed;
+    if (next.kind == IsoMistake::other) break;
+    fix = std::move(next);
+  }
+  return std::string(what) + ", as in 2024-05-23T20:09:29.810+02:00";
+}
+
 // `shown` is the value as the reader had it, for the message.
 Checked<Visibility> visibility(std::optional<std::int64_t> n, std::string_view shown) {
   if (!n || *n < 1 || *n > 3) return {std::nullopt, got(kWantVisibility, shown)};
@@ -115,10 +136,19 @@ Checked<std::int32_t> parse_offset_ms(std::string_view text) { return offset_ms(
 Checked<utc_time> parse_date_time(std::string_view text) {
   // Parsed into ticks, which hold any year a text can give, so a far date is reported
   // as out of range rather than as malformed, and is never wrapped.
-  const auto t = parse_iso8601_ticks(text);
-  if (!t) return {std::nullopt, got(kWantDateTime, text)};
+  IsoMistakeFound mistake;
+  const auto t = parse_iso8601_ticks(text, &mistake);
+  if (!t) {
+    if (mistake.kind == IsoMistake::other) return {std::nullopt, got(kWantDateTime, text)};
+    return {std::nullopt, got(date_time_mistake(mistake), text)};
+  }
   if (*t < kEarliestDateTime || *t >= kDateTimeLimit) return {std::nullopt, got(kDateTimeRange, text)};
-  return {to_utc_time(*t), {}};
+  const utc_time value = *to_utc_time(*t);
+  Checked<utc_time> checked{value, {}, {}};
+  if (t->time_since_epoch() % std::chrono::milliseconds{1} != iso_ticks::zero())
+    checked.warning = "truncated to milliseconds, the finest the API takes: " + show(text) + " is sent as " +
+                      format_api_time(value);
+  return checked;
 }
 
 RangeShape check_range_shape(const RangePresence& p, const RangeNames& names) {

@@ -102,6 +102,47 @@ std::string did_you_mean(std::string_view name, const Names& candidates) {
   return "";
 }
 
+// A name folded for comparison: lower case, without '_', '-', '.' and spaces, so that
+// live_video_id, "Project ID" and PROJECTID meet the names they mean.
+std::string folded(std::string_view name) {
+  std::string out;
+  for (char c : name)
+    if (c != '_' && c != '-' && c != '.' && c != ' ') out += lower(c);
+  return out;
+}
+
+// What people write for a field that edit distance cannot place (folded, see above).
+struct Hint {
+  std::string_view written;
+  std::string_view meant;
+};
+constexpr std::string_view kMeanFrom = "'fromMilisecond' (an offset in ms) or 'dateTimeFrom' (a date-time)";
+constexpr std::string_view kMeanTo = "'toMilisecond' (an offset in ms) or 'dateTimeTo' (a date-time)";
+constexpr std::array<Hint, 22> kHints = {{
+    {"visibility", "'videoVisibilityOptionId'"},      {"videovisibility", "'videoVisibilityOptionId'"},
+    {"visibilityid", "'videoVisibilityOptionId'"},    {"visibilityoption", "'videoVisibilityOptionId'"},
+    {"visibilityoptionid", "'videoVisibilityOptionId'"}, {"privacy", "'videoVisibilityOptionId'"},
+    {"from", kMeanFrom},                              {"start", kMeanFrom},
+    {"begin", kMeanFrom},                             {"to", kMeanTo},
+    {"end", kMeanTo},                                 {"stop", kMeanTo},
+    {"fromms", "'fromMilisecond'"},                   {"toms", "'toMilisecond'"},
+    {"starttime", "'dateTimeFrom'"},                  {"endtime", "'dateTimeTo'"},
+    {"project", "'projectId'"},                       {"livevideo", "'liveVideoId'"},
+    {"videoid", "'liveVideoId'"},                     {"live", "'liveVideoId'"},
+    {"title", "'label'"},                             {"name", "'label'"},
+}};
+
+// " (did you mean 'videoVisibilityOptionId'?)" for an unknown field name, or "": the name
+// folded (case, '_', '-'), then the hint table, then edit distance.
+std::string field_hint(std::string_view name) {
+  const std::string f = folded(name);
+  for (std::string_view known : kAllNames)
+    if (folded(known) == f) return " (did you mean '" + std::string(known) + "'?)";
+  for (const Hint& h : kHints)
+    if (h.written == f) return " (did you mean " + std::string(h.meant) + "?)";
+  return did_you_mean(name, kAllNames);
+}
+
 // ---- raw jobs ----
 
 enum class Kind : std::uint8_t { absent, null, scalar, list, map, bad };
@@ -111,6 +152,7 @@ struct Value {
   std::string_view text;  // for scalars
   std::string_view name;  // the field name as written (canonical or alias)
   std::size_t line = 0;
+  bool inherited = false;  // from YAML defaults, whose warnings were given once, there
 };
 
 using RawJob = std::array<Value, kFieldCount>;
@@ -121,10 +163,13 @@ bool present(const Value& v) { return v.kind != Kind::absent && v.kind != Kind::
 
 class Checker {
  public:
-  Checker(const std::string& file, Diagnostics& out) : file_(file), out_(out) {}
+  Checker(const std::string& file, Manifest& m) : file_(file), m_(m) {}
 
   void error(std::size_t line, std::string_view field, std::string message) {
-    out_.push_back(Diagnostic{file_, line, std::string(field), std::move(message)});
+    m_.errors.push_back(Diagnostic{file_, line, std::string(field), std::move(message)});
+  }
+  void warning(std::size_t line, std::string_view field, std::string message) {
+    m_.warnings.push_back(Diagnostic{file_, line, std::string(field), std::move(message), Severity::warning});
   }
 
   // Checks one present field's value and stores it in `spec`. A value already reported
@@ -202,6 +247,7 @@ class Checker {
   template <class T>
   bool store(const Value& v, Checked<T> checked, T& into) {
     if (!checked) return fail(v, std::move(checked.error));
+    if (!checked.warning.empty() && !v.inherited) warning(v.line, v.name, std::move(checked.warning));
     into = *checked;
     return true;
   }
@@ -215,7 +261,7 @@ class Checker {
   }
 
   const std::string& file_;
-  Diagnostics& out_;
+  Manifest& m_;
 };
 
 // Two jobs for the same live video: found after parsing, when the jobs no longer move,
@@ -276,7 +322,7 @@ std::size_t second_document_line(std::string_view text, std::size_t fallback) {
 
 class YamlReader {
  public:
-  YamlReader(const std::string& file, Manifest& m) : file_(file), m_(m), check_(file, m.errors) {}
+  YamlReader(const std::string& file, Manifest& m) : file_(file), m_(m), check_(file, m) {}
 
   void read(std::string_view text) {
     // Every document is read: YAML::Load would stop after the first and drop the jobs of
@@ -374,6 +420,7 @@ class YamlReader {
         if (raw[f].kind == Kind::absent && defaults[f].kind != Kind::absent) {
           raw[f] = defaults[f];
           raw[f].line = line;  // a problem with an inherited value shows up in this job
+          raw[f].inherited = true;
         } else if (raw[f].kind == Kind::null) {
           raw[f].kind = Kind::absent;  // an explicit null clears a default
         }
@@ -395,7 +442,7 @@ class YamlReader {
       const std::string& name = kv.first.Scalar();
       auto f = lookup(name);
       if (!f) {
-        check_.error(kline, name, "unknown field" + did_you_mean(name, kAllNames));
+        check_.error(kline, name, "unknown field" + field_hint(name));
         continue;
       }
       Value& v = raw[*f];
@@ -432,8 +479,33 @@ class YamlReader {
 using ReleaseFn = std::function<void(std::size_t done_from, std::size_t done_upto)>;
 constexpr std::size_t kReleaseStep = std::size_t{8} << 20;
 
+// A CSV saved with another list separator: ';' (Excel in many European locales) or a tab.
+// Found on the header line, which then has no ',' (no header is valid with one column),
+// and said once there, instead of one odd column and a missing column each.
+std::optional<std::string> separator_mistake(std::string_view text, std::size_t& line) {
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  line = 1;
+  while (!text.empty() && (text.front() == '\n' || text.front() == '\r')) {
+    if (text.front() == '\n' || text.substr(0, 2) != "\r\n") ++line;
+    text.remove_prefix(1);
+  }
+  const std::string_view header = text.substr(0, text.find_first_of("\r\n"));
+  if (header.find(',') != std::string_view::npos) return std::nullopt;
+  const char* used = header.find(';') != std::string_view::npos    ? "';'"
+                     : header.find('\t') != std::string_view::npos ? "tabs"
+                                                                    : nullptr;
+  if (!used) return std::nullopt;
+  return std::string("this file uses ") + used +
+         " as separator; a manifest CSV separates its columns with ',' (save or export it as comma-separated)";
+}
+
 void read_csv(std::string_view text, const std::string& file, Manifest& m, const ReleaseFn& release) {
-  Checker check(file, m.errors);
+  Checker check(file, m);
+  std::size_t separator_line = 0;
+  if (auto mistake = separator_mistake(text.substr(0, 64 * 1024), separator_line)) {
+    check.error(separator_line, "", std::move(*mistake));
+    return;
+  }
   CsvReader reader(text);
   CsvRow row;
   auto syntax_error = [&] {
@@ -461,7 +533,7 @@ void read_csv(std::string_view text, const std::string& file, Manifest& m, const
     }
     auto f = lookup(name);
     if (!f) {
-      check.error(header_line, name, "unknown column" + did_you_mean(name, kAllNames));
+      check.error(header_line, name, "unknown column" + field_hint(name));
       continue;
     }
     auto same = std::find(column_name.begin(), column_name.begin() + static_cast<std::ptrdiff_t>(i), name);
@@ -557,16 +629,29 @@ std::optional<ManifestFormat> resolve_format(ManifestFormat format, const std::s
   return detected;
 }
 
+// A UTF-16 file (Excel's "Unicode Text", Windows Notepad's "Unicode"): a byte order mark,
+// or, without one, a NUL byte in the first line, which UTF-8 text never has there.
+bool looks_utf16(std::string_view text) {
+  if (text.starts_with("\xFF\xFE") || text.starts_with("\xFE\xFF")) return true;
+  const std::string_view start = text.substr(0, 4096);
+  return start.substr(0, start.find('\n')).find('\0') != std::string_view::npos;
+}
+
 Manifest parse_resolved(std::string_view text, ManifestFormat format, const std::string& file_name,
                         const ReleaseFn& release) {
   Manifest m;
+  if (looks_utf16(text)) {
+    m.errors.push_back(Diagnostic{file_name, 1, "", "UTF-16 is not supported: save the file as UTF-8"});
+    return m;
+  }
   if (format == ManifestFormat::yaml) YamlReader(file_name, m).read(text);
   else read_csv(text, file_name, m, release);
 
   // Problems are found per job; duplicates only once every job is in place.
   find_duplicates(m.jobs, file_name, m.errors);
-  std::stable_sort(m.errors.begin(), m.errors.end(),
-                   [](const Diagnostic& a, const Diagnostic& b) { return a.line < b.line; });
+  const auto by_line = [](const Diagnostic& a, const Diagnostic& b) { return a.line < b.line; };
+  std::stable_sort(m.errors.begin(), m.errors.end(), by_line);
+  std::stable_sort(m.warnings.begin(), m.warnings.end(), by_line);
   return m;
 }
 

@@ -10,6 +10,7 @@
 #include <ostream>
 
 #include "batchcut/ops/progress.hpp"
+#include "batchcut/util/plural.hpp"
 #include "batchcut/util/time_util.hpp"
 
 namespace batchcut {
@@ -108,15 +109,15 @@ std::vector<std::string> next_steps(const RunReport& r) {
   if (r.run.ledger_failure && r.run.stop != StopReason::ledger)
     steps.push_back("the ledger could not be written; keep the NOT RECORDED ids printed above and fix its disk");
   if (auto n = states.at(JobState::failed))
-    steps.push_back(std::to_string(n) + (n == 1 ? " job was" : " jobs were") +
+    steps.push_back(counted(n, "job") + (n == 1 ? " was" : " were") +
                     " refused by the API for good: see why with `batchcut export " + ledger +
                     " --states failed`; to send them again, fix them in `batchcut export " + ledger +
                     " --manifest --states failed > fix.csv` and run that");
   if (auto n = states.at(JobState::retry_exhausted))
-    steps.push_back(std::to_string(n) + (n == 1 ? " job" : " jobs") +
+    steps.push_back(counted(n, "job") +
                     " ran out of attempts (nothing was cut): send them again later with `batchcut replay " + ledger + "`");
   if (auto n = states.at(JobState::in_doubt))
-    steps.push_back(std::to_string(n) + (n == 1 ? " job" : " jobs") +
+    steps.push_back(counted(n, "job") +
                     " may have been cut: `batchcut replay " + ledger +
                     " --states in_doubt` reads each stream's state and cuts only what is still live; "
                     "see them with `batchcut export " + ledger + " --states in_doubt`");
@@ -128,7 +129,7 @@ std::vector<std::string> next_steps(const RunReport& r) {
 void print_report(const RunReport& r, std::ostream& out) {
   const RunSummary& run = r.run;
   const auto states = r.final_states();
-  out << "batchcut: " << r.total << (r.total == 1 ? " job:" : " jobs:");
+  out << "batchcut: " << counted(r.total, "job") << ":";
   const char* sep = " ";
   for (auto s : all_states) {
     out << sep << states.at(s) << " " << batchcut::to_string(s);
@@ -141,9 +142,9 @@ void print_report(const RunReport& r, std::ostream& out) {
     out << "  " << run.abandoned << (run.abandoned == 1 ? " was" : " were")
         << " left with a request out; the next run reads their state first\n";
   char line[256];
-  std::snprintf(line, sizeof line, "  requests: %zu stop-and-cut (%zu retries), %zu state reads, over %zu connections in %.1f s, %.1f req/s\n",
-                run.requests, run.retries, run.reconciles, run.connections, seconds(run.elapsed), run.achieved_rate());
-  out << line;
+  std::snprintf(line, sizeof line, " in %.1f s, %.1f req/s\n", seconds(run.elapsed), run.achieved_rate());
+  out << "  requests: " << run.requests << " stop-and-cut (" << counted(run.retries, "retry", "retries") << "), "
+      << counted(run.reconciles, "state read") << ", over " << counted(run.connections, "connection") << line;
   for (auto kind : {RequestKind::cut, RequestKind::read}) {
     const LatencyHistogram& h = run.stats.latency_of(kind);
     if (!h.count()) continue;

@@ -90,7 +90,15 @@ Fields split(utc_time t) {
 
 }  // namespace
 
-std::optional<iso_time> parse_iso8601_ticks(std::string_view s) {
+std::optional<iso_time> parse_iso8601_ticks(std::string_view s, IsoMistakeFound* mistake) {
+  // Records a near miss: `s` with [at, at + erase) replaced by `insert`.
+  auto near_miss = [&](IsoMistake kind, std::size_t at, std::size_t erase, std::string_view insert) {
+    if (mistake) {
+      mistake->kind = kind;
+      mistake->fixed = std::string(s.substr(0, at)).append(insert).append(s.substr(at + erase));
+    }
+    return std::nullopt;
+  };
   std::size_t p = 0;
   int y, mo, d, h, mi, sec;
   if (!read_digits(s, p, 4, y) || !expect(s, p, '-') || !read_digits(s, p, 2, mo) ||
@@ -98,9 +106,10 @@ std::optional<iso_time> parse_iso8601_ticks(std::string_view s) {
     return std::nullopt;
   if (p >= s.size() || (s[p] != 'T' && s[p] != 't' && s[p] != ' ')) return std::nullopt;
   ++p;
-  if (!read_digits(s, p, 2, h) || !expect(s, p, ':') || !read_digits(s, p, 2, mi) ||
-      !expect(s, p, ':') || !read_digits(s, p, 2, sec))
-    return std::nullopt;
+  if (!read_digits(s, p, 2, h) || !expect(s, p, ':') || !read_digits(s, p, 2, mi)) return std::nullopt;
+  if (p == s.size() || std::string_view("Zz+-").find(s[p]) != std::string_view::npos)
+    return near_miss(IsoMistake::no_seconds, p, 0, ":00");
+  if (!expect(s, p, ':') || !read_digits(s, p, 2, sec)) return std::nullopt;
   if (!valid_clock(h, mi, sec)) return std::nullopt;
   auto date = make_date(y, mo, d);
   if (!date) return std::nullopt;
@@ -108,15 +117,13 @@ std::optional<iso_time> parse_iso8601_ticks(std::string_view s) {
   // Fraction: 1-7 digits, kept in units of 100 ns (the .NET tick).
   long long ticks = 0;
   if (p < s.size() && s[p] == '.') {
-    ++p;
-    int n = 0;
-    while (p < s.size() && is_digit(s[p])) {
-      if (++n > 7) return std::nullopt;
-      ticks = ticks * 10 + (s[p] - '0');
-      ++p;
-    }
+    const std::size_t first = ++p;
+    while (p < s.size() && is_digit(s[p])) ++p;
+    const std::size_t n = p - first;
     if (n == 0) return std::nullopt;
-    for (; n < 7; ++n) ticks *= 10;
+    if (n > 7) return near_miss(IsoMistake::long_fraction, first + 3, n - 3, "");
+    for (std::size_t i = first; i < p; ++i) ticks = ticks * 10 + (s[i] - '0');
+    for (std::size_t i = n; i < 7; ++i) ticks *= 10;
   }
 
   // Zone: none (UTC), Z, +HH:MM, -HH:MM, +HHMM, -HHMM.
@@ -129,7 +136,8 @@ std::optional<iso_time> parse_iso8601_ticks(std::string_view s) {
       ++p;
       int oh, om;
       if (!read_digits(s, p, 2, oh)) return std::nullopt;
-      if (p < s.size() && s[p] == ':') ++p;
+      if (p == s.size()) return near_miss(IsoMistake::short_offset, p, 0, ":00");
+      if (s[p] == ':') ++p;
       if (!read_digits(s, p, 2, om)) return std::nullopt;
       if (oh > 23 || om > 59) return std::nullopt;
       offset = hours{oh} + minutes{om};

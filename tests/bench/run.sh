@@ -184,9 +184,9 @@ timed() {
 # batchcut's summary line: "... over 64 connections in 3.1 s, 32722.5 req/s"
 bc_summary_json() {
   local f="$1" conns elapsed rps
-  conns=$(sed -nE 's/.* over ([0-9]+) connections in ([0-9.]+) s, ([0-9.]+) req\/s.*/\1/p' "$f" | tail -1)
-  elapsed=$(sed -nE 's/.* over ([0-9]+) connections in ([0-9.]+) s, ([0-9.]+) req\/s.*/\2/p' "$f" | tail -1)
-  rps=$(sed -nE 's/.* over ([0-9]+) connections in ([0-9.]+) s, ([0-9.]+) req\/s.*/\3/p' "$f" | tail -1)
+  conns=$(sed -nE 's/.* over ([0-9]+) connections? in ([0-9.]+) s, ([0-9.]+) req\/s.*/\1/p' "$f" | tail -1)
+  elapsed=$(sed -nE 's/.* over ([0-9]+) connections? in ([0-9.]+) s, ([0-9.]+) req\/s.*/\2/p' "$f" | tail -1)
+  rps=$(sed -nE 's/.* over ([0-9]+) connections? in ([0-9.]+) s, ([0-9.]+) req\/s.*/\3/p' "$f" | tail -1)
   printf '{"connections":%s,"elapsed_s":%s,"rps":%s}' "${conns:-null}" "${elapsed:-null}" "${rps:-null}"
 }
 

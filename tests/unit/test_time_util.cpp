@@ -198,3 +198,35 @@ TEST(TimeIso8601, TicksHoldEveryYearAndOffsetExactly) {
   EXPECT_FALSE(to_utc_time(iso_time::max()));
   EXPECT_FALSE(to_utc_time(iso_time::min()));
 }
+
+// The near misses a message can name, each with the text put right.
+TEST(TimeIso8601, NearMissesAreNamedWithTheFixedText) {
+  struct Case {
+    const char* text;
+    IsoMistake kind;
+    const char* fixed;
+  };
+  for (const Case& c : {
+           Case{"2024-05-23T20:09:29.81063491", IsoMistake::long_fraction, "2024-05-23T20:09:29.810"},
+           Case{"2024-05-23T20:09:29.810634912Z", IsoMistake::long_fraction, "2024-05-23T20:09:29.810Z"},
+           Case{"2026-05-23T20:00Z", IsoMistake::no_seconds, "2026-05-23T20:00:00Z"},
+           Case{"2026-05-23T20:00", IsoMistake::no_seconds, "2026-05-23T20:00:00"},
+           Case{"2026-05-23T20:00+02:00", IsoMistake::no_seconds, "2026-05-23T20:00:00+02:00"},
+           Case{"2026-05-23T20:00:00+02", IsoMistake::short_offset, "2026-05-23T20:00:00+02:00"},
+           Case{"2026-05-23T20:00:00-05", IsoMistake::short_offset, "2026-05-23T20:00:00-05:00"},
+       }) {
+    IsoMistakeFound found;
+    EXPECT_FALSE(parse_iso8601_ticks(c.text, &found)) << c.text;
+    EXPECT_EQ(found.kind, c.kind) << c.text;
+    EXPECT_EQ(found.fixed, c.fixed) << c.text;
+  }
+  // Other malformed text is no near miss; valid text reports none either.
+  for (const char* other : {"2024-05-23T20:09:29.Z", "2024-05-23T20:09:29+2:00", "2024-05-23", "2024-05-23T20:09:29ZZ"}) {
+    IsoMistakeFound found;
+    EXPECT_FALSE(parse_iso8601_ticks(other, &found)) << other;
+    EXPECT_EQ(found.kind, IsoMistake::other) << other;
+  }
+  IsoMistakeFound found;
+  EXPECT_TRUE(parse_iso8601_ticks("2024-05-23T20:09:29.8106349+02:00", &found));
+  EXPECT_EQ(found.kind, IsoMistake::other);
+}

@@ -208,3 +208,37 @@ TEST(ValidateDateTime, RangeMessageMatchesTheBounds) {
             "must be between " + format_iso8601(kEarliestDateTime) + " and " +
                 format_iso8601(kDateTimeLimit - std::chrono::nanoseconds{100}) + ", got ");
 }
+
+TEST(ValidateDateTime, NearMissesSayWhatIsWrongAndTheAcceptedForm) {
+  EXPECT_EQ(parse_date_time("2024-05-23T20:09:29.81063491Z").error,
+            "at most 7 fractional digits are accepted (the API takes milliseconds), as in "
+            "2024-05-23T20:09:29.810Z, got \"2024-05-23T20:09:29.81063491Z\"");
+  EXPECT_EQ(parse_date_time("2026-05-23T20:00Z").error,
+            "the time must have seconds, HH:MM:SS, as in 2026-05-23T20:00:00Z, got \"2026-05-23T20:00Z\"");
+  EXPECT_EQ(parse_date_time("2026-05-23T20:00:00+02").error,
+            "the offset must be +HH:MM or -HH:MM, as in 2026-05-23T20:00:00+02:00, got \"2026-05-23T20:00:00+02\"");
+  // Two near misses in one value: the first is named, the form shown has both put right.
+  EXPECT_EQ(parse_date_time("2026-05-23T20:00+02").error,
+            "the time must have seconds, HH:MM:SS, as in 2026-05-23T20:00:00+02:00, got \"2026-05-23T20:00+02\"");
+  // A near miss with another fault besides: the usual example.
+  EXPECT_EQ(parse_date_time("2026-05-23T25:00Z").error,
+            "the time must have seconds, HH:MM:SS, as in 2024-05-23T20:09:29.810+02:00, got \"2026-05-23T25:00Z\"");
+}
+
+TEST(ValidateDateTime, FinerThanAMillisecondIsTakenWithAWarning) {
+  auto t = parse_date_time("2024-05-23T22:09:29.8106349+02:00");
+  ASSERT_TRUE(t) << t.error;
+  EXPECT_EQ(*t, iso("2024-05-23T20:09:29.8106349Z"));  // kept whole; the API receives it cut
+  EXPECT_EQ(t.warning,
+            "truncated to milliseconds, the finest the API takes: \"2024-05-23T22:09:29.8106349+02:00\" is sent "
+            "as 2024-05-23T20:09:29.810Z");
+  EXPECT_EQ(parse_date_time("2024-05-23T20:09:29.8101Z").warning,
+            "truncated to milliseconds, the finest the API takes: \"2024-05-23T20:09:29.8101Z\" is sent as "
+            "2024-05-23T20:09:29.810Z");
+  // Nothing lost, nothing said: whole milliseconds however many digits write them.
+  for (const char* exact : {"2024-05-23T20:09:29Z", "2024-05-23T20:09:29.810Z", "2024-05-23T20:09:29.8100000"}) {
+    auto e = parse_date_time(exact);
+    ASSERT_TRUE(e) << exact;
+    EXPECT_EQ(e.warning, "") << exact;
+  }
+}

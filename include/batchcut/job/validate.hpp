@@ -29,11 +29,13 @@ std::string_view api_name(JobField field);
 // 3 (Password Protected)". For a value of the wrong type, e.g. `expected_value(f) + ", got a list"`.
 std::string_view expected_value(JobField field);
 
-// A valid value, or the message saying what is wrong with it.
+// A valid value, or the message saying what is wrong with it. A valid value may carry a
+// warning: it is taken, but not quite as written (a date-time cut to milliseconds).
 template <class T>
 struct Checked {
   std::optional<T> value;  // set when valid
   std::string error;       // set when not
+  std::string warning;     // may be set when valid
 
   explicit operator bool() const { return value.has_value(); }
   const T& operator*() const { return *value; }
@@ -70,6 +72,9 @@ inline constexpr std::chrono::sys_days kEarliestDateTime{std::chrono::year{1970}
 inline constexpr std::chrono::sys_days kDateTimeLimit{std::chrono::year{2262} / 1 / 1};  // excluded
 
 // dateTimeFrom, dateTimeTo: an ISO 8601 date-time (see parse_iso8601) in that range.
+// The common near misses (8 or more fractional digits, no seconds, an offset without
+// minutes) are refused with what is wrong and the accepted form of the same value. A value
+// finer than a millisecond is taken with a warning: the API receives it truncated.
 Checked<utc_time> parse_date_time(std::string_view text);
 
 // ---- the pair rules ----

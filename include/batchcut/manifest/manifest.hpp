@@ -1,5 +1,7 @@
 // Reading a manifest (YAML or CSV) into validated jobs. The whole manifest is validated
 // before anything is sent; every problem is reported as FILE:LINE: field: message.
+// Common mistakes get their own message: a CSV separated by ';' or tabs, a UTF-16 file, a
+// near-miss field name ("did you mean"), a near-miss date-time (with the accepted form).
 #pragma once
 
 #include <filesystem>
@@ -24,6 +26,7 @@ std::optional<ManifestFormat> parse_manifest_format(std::string_view name);
 struct Manifest {
   std::vector<JobSpec> jobs;  // only meaningful when errors is empty
   Diagnostics errors;         // every problem found, in file order
+  Diagnostics warnings;       // values taken, but not as written (Severity::warning), in file order
   bool ok() const { return errors.empty(); }
 };
 

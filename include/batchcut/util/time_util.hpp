@@ -23,7 +23,21 @@ using iso_time = std::chrono::sys_time<iso_ticks>;
 // No zone means UTC (the API's .NET style, e.g. 2024-05-23T20:09:29.8106349).
 // A space instead of 'T' is accepted. Returns nullopt for anything malformed or
 // out of range (month 13, Feb 30, hour 24, ...). Never overflows.
-std::optional<iso_time> parse_iso8601_ticks(std::string_view text);
+//
+// When `mistake` is given and the text is one of the common near misses below, it is told
+// which, and `mistake->fixed` is the text with that one mistake put right (another may
+// remain): so a message can show the accepted form of the user's own value.
+enum class IsoMistake {
+  other,           // none of these
+  long_fraction,   // more than 7 fractional digits (fixed: cut to milliseconds)
+  no_seconds,      // HH:MM without :SS (fixed: :00 added)
+  short_offset,    // +HH without minutes (fixed: :00 added)
+};
+struct IsoMistakeFound {
+  IsoMistake kind = IsoMistake::other;
+  std::string fixed;
+};
+std::optional<iso_time> parse_iso8601_ticks(std::string_view text, IsoMistakeFound* mistake = nullptr);
 
 // `t` as a utc_time, or nullopt when utc_time cannot hold it (before 1677-09-21 or
 // after 2262-04-11): a value out of range is refused, never wrapped.
