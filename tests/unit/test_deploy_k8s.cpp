@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <regex>
 #include <string>
 #include <vector>
@@ -14,13 +15,14 @@ namespace {
 
 const std::filesystem::path k8s_dir = std::filesystem::path(BATCHCUT_SOURCE_DIR) / "deploy" / "k8s";
 
-// The one document of `kind` in FILE.
-YAML::Node document(const std::string& file, const std::string& kind) {
-  YAML::Node found;
+// The one document of `kind` in FILE. (A default YAML::Node is a defined null, so "not
+// found" is an empty optional.)
+std::optional<YAML::Node> document(const std::string& file, const std::string& kind) {
+  std::optional<YAML::Node> found;
   for (const auto& doc : YAML::LoadAllFromFile((k8s_dir / file).string())) {
     if (doc["kind"] && doc["kind"].as<std::string>() == kind) {
       EXPECT_FALSE(found) << file << ": more than one " << kind;
-      found = doc;
+      found.emplace(doc);
     }
   }
   EXPECT_TRUE(found) << file << ": no " << kind;
@@ -39,10 +41,10 @@ std::string flag_value(const std::vector<std::string>& args, const std::string& 
   return it == args.end() || it + 1 == args.end() ? "" : *(it + 1);
 }
 
-YAML::Node volume(const YAML::Node& pod, const std::string& name) {
+std::optional<YAML::Node> volume(const YAML::Node& pod, const std::string& name) {
   for (const auto& v : pod["volumes"])
     if (v["name"].as<std::string>() == name) return v;
-  return {};
+  return std::nullopt;
 }
 
 std::string mount_path(const YAML::Node& container, const std::string& volume_name) {
@@ -69,8 +71,8 @@ std::vector<std::string> check_pod(const YAML::Node& pod, const std::string& fil
   EXPECT_EQ(args.front(), "run");
 
   // The key: a Secret volume, mounted read-only, and --api-key-file a file in it.
-  const YAML::Node key_volume = volume(pod, "api-key");
-  EXPECT_TRUE(key_volume && key_volume["secret"]["secretName"]) << "no Secret volume api-key";
+  const auto key_volume = volume(pod, "api-key");
+  EXPECT_TRUE(key_volume && (*key_volume)["secret"]["secretName"]) << "no Secret volume api-key";
   const std::string key_dir = mount_path(c, "api-key");
   EXPECT_FALSE(key_dir.empty()) << "the Secret is not mounted";
   EXPECT_EQ(flag_value(args, "--api-key-file").rfind(key_dir + "/", 0), 0u)
@@ -87,8 +89,8 @@ std::vector<std::string> check_pod(const YAML::Node& pod, const std::string& fil
   EXPECT_EQ(std::find(args.begin(), args.end(), "--api-key"), args.end());
 
   // The ledger: on a PVC, so it outlives the pod.
-  const YAML::Node ledger_volume = volume(pod, "ledgers");
-  EXPECT_TRUE(ledger_volume && ledger_volume["persistentVolumeClaim"]["claimName"]);
+  const auto ledger_volume = volume(pod, "ledgers");
+  EXPECT_TRUE(ledger_volume && (*ledger_volume)["persistentVolumeClaim"]["claimName"]);
   const std::string ledger_dir = mount_path(c, "ledgers");
   EXPECT_FALSE(ledger_dir.empty());
   EXPECT_EQ(flag_value(args, "--ledger").rfind(ledger_dir + "/", 0), 0u)
@@ -98,15 +100,17 @@ std::vector<std::string> check_pod(const YAML::Node& pod, const std::string& fil
 
 // The PVC the pod claims is the one the file defines.
 void check_claim(const std::string& file, const YAML::Node& pod) {
-  const YAML::Node pvc = document(file, "PersistentVolumeClaim");
-  ASSERT_TRUE(pvc);
-  EXPECT_EQ(volume(pod, "ledgers")["persistentVolumeClaim"]["claimName"].as<std::string>(),
-            pvc["metadata"]["name"].as<std::string>());
+  const auto pvc = document(file, "PersistentVolumeClaim");
+  const auto ledgers = volume(pod, "ledgers");
+  ASSERT_TRUE(pvc && ledgers);
+  EXPECT_EQ((*ledgers)["persistentVolumeClaim"]["claimName"].as<std::string>(),
+            (*pvc)["metadata"]["name"].as<std::string>());
 }
 
 TEST(DeployK8s, CronJobRunsOneAtATimeWithTheKeyAsASecretFile) {
-  const YAML::Node cron = document("cronjob.yaml", "CronJob");
-  ASSERT_TRUE(cron);
+  const auto found = document("cronjob.yaml", "CronJob");
+  ASSERT_TRUE(found);
+  const YAML::Node& cron = *found;
   EXPECT_EQ(cron["apiVersion"].as<std::string>(), "batch/v1");
   EXPECT_EQ(cron["spec"]["concurrencyPolicy"].as<std::string>(), "Forbid");
   EXPECT_EQ(cron["spec"]["schedule"].as<std::string>(), "30 1 * * *");
@@ -117,8 +121,9 @@ TEST(DeployK8s, CronJobRunsOneAtATimeWithTheKeyAsASecretFile) {
 }
 
 TEST(DeployK8s, IndexedJobGivesEachIndexItsShardAndItsOwnLedger) {
-  const YAML::Node job = document("indexed-job.yaml", "Job");
-  ASSERT_TRUE(job);
+  const auto found = document("indexed-job.yaml", "Job");
+  ASSERT_TRUE(found);
+  const YAML::Node& job = *found;
   EXPECT_EQ(job["apiVersion"].as<std::string>(), "batch/v1");
   EXPECT_EQ(job["spec"]["completionMode"].as<std::string>(), "Indexed");
   const YAML::Node pod = job["spec"]["template"]["spec"];
@@ -129,9 +134,9 @@ TEST(DeployK8s, IndexedJobGivesEachIndexItsShardAndItsOwnLedger) {
   EXPECT_NE(flag_value(args, "--ledger").find("$(JOB_COMPLETION_INDEX)"), std::string::npos)
       << "the shards would share one ledger";
   // Pods of one Job may run on different nodes at once.
-  const YAML::Node pvc = document("indexed-job.yaml", "PersistentVolumeClaim");
+  const auto pvc = document("indexed-job.yaml", "PersistentVolumeClaim");
   ASSERT_TRUE(pvc);
-  EXPECT_EQ(pvc["spec"]["accessModes"][0].as<std::string>(), "ReadWriteMany");
+  EXPECT_EQ((*pvc)["spec"]["accessModes"][0].as<std::string>(), "ReadWriteMany");
   check_claim("indexed-job.yaml", pod);
 }
 
