@@ -31,7 +31,7 @@ _batchcut() {
     [[ ${COMP_WORDS[i]} == -* ]] || { sub=${COMP_WORDS[i]}; break; }
   done
   if [[ -z $sub ]]; then
-    COMPREPLY=($(compgen -W "$(_batchcut_subcommands "$bin") --help --version" -- "$cur"))
+    mapfile -t COMPREPLY < <(compgen -W "$(_batchcut_subcommands "$bin") --help --version" -- "$cur")
     return
   fi
 
@@ -40,24 +40,24 @@ _batchcut() {
   if [[ $prev == -* ]]; then
     type=$(awk -v o="$prev" '$1 == o { print $2 }' <<<"$options")
     case $type in
-      *:{*})  # TEXT:{a,b,c}: one of the choices
+      *':{'*'}')  # TEXT:{a,b,c}: one of the choices
         local choices=${type#*:\{}
         choices=${choices%\}}
-        COMPREPLY=($(compgen -W "${choices//,/ }" -- "$cur"))
+        mapfile -t COMPREPLY < <(compgen -W "${choices//,/ }" -- "$cur")
         return ;;
       TEXT*)
         compopt -o filenames 2>/dev/null
-        COMPREPLY=($(compgen -f -- "$cur"))
+        mapfile -t COMPREPLY < <(compgen -f -- "$cur")
         return ;;
       ?*)
         [[ $type == - ]] || return ;;  # a number: nothing to offer
     esac
   fi
   if [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "$(awk '{ print $1 }' <<<"$options")" -- "$cur"))
+    mapfile -t COMPREPLY < <(compgen -W "$(awk '{ print $1 }' <<<"$options")" -- "$cur")
   else
     compopt -o filenames 2>/dev/null
-    COMPREPLY=($(compgen -f -- "$cur"))
+    mapfile -t COMPREPLY < <(compgen -f -- "$cur")
   fi
 }
 complete -F _batchcut batchcut

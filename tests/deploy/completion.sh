@@ -50,4 +50,9 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 touch "$tmp/tonight.csv" "$tmp/tonight.ledger.jsonl"
 expect "$tmp/tonight.ledger.jsonl" run --ledger "$tmp/tonight.l"
 expect "$tmp/tonight.csv" run "$tmp/tonight.c"
+# A file name with a space is one candidate, not two.
+touch "$tmp/late night.csv"
+COMP_WORDS=("$batchcut" run "$tmp/late"); COMP_CWORD=2; _batchcut || true  # compopt fails outside completion
+[ ${#COMPREPLY[@]} -eq 1 ] && [ "${COMPREPLY[0]}" = "$tmp/late night.csv" ] ||
+  fail "batchcut run $tmp/late <TAB>: ${#COMPREPLY[@]} candidates: ${COMPREPLY[*]}"
 echo "ok: completion"

@@ -9,7 +9,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 (cd "$build" && cpack -G DEB -B "$out" > "$out/cpack.log" 2>&1) || { cat "$out/cpack.log"; fail "cpack -G DEB"; }
 debs=("$out"/batchcut_*.deb)
-[ ${#debs[@]} -eq 1 ] && [ -f "${debs[0]}" ] || { ls "$out"; fail "no single batchcut_*.deb"; }
+if [ ${#debs[@]} -ne 1 ] || [ ! -f "${debs[0]}" ]; then ls "$out"; fail "no single batchcut_*.deb"; fi
 deb=${debs[0]}
 contents=$(dpkg-deb -c "$deb" | awk '{ print $NF }')
 for f in ./usr/bin/batchcut ./usr/bin/vp-emulator ./usr/share/man/man1/batchcut.1 \
@@ -19,6 +19,7 @@ done
 # Depends names the package of every shared library the binaries load (dpkg-shlibdeps).
 depends=$(dpkg-deb -f "$deb" Depends)
 names=$(tr ',' '\n' <<<"$depends" | sed -e 's/(.*)//' -e 's/|.*//' -e 's/ //g')
+# shellcheck source=tests/deploy/runtime_packages.sh
 source "$(dirname "$0")/runtime_packages.sh"
 pkgs=$(runtime_packages "$build/batchcut" "$build/vp-emulator") || fail "cannot tell the runtime packages"
 for pkg in $pkgs; do

@@ -59,6 +59,7 @@ done
 # (a -dev package depends on its runtime library); the C and C++ runtimes come with the toolchain.
 provided=$(for p in $build; do dpkg-query -W -f='${Depends}\n' "$p" 2>/dev/null || true; done |
            tr ',' '\n' | sed -e 's/(.*)//' -e 's/|.*//' -e 's/ //g' | sort -u)
+# shellcheck source=tests/deploy/runtime_packages.sh
 source "$(dirname "$0")/runtime_packages.sh"
 pkgs=$(runtime_packages "$@") || fail "cannot tell the runtime packages"
 for pkg in $pkgs; do
@@ -68,7 +69,7 @@ done
 
 # The run stage: the .deb the build stage made, the trust store, nothing else by hand.
 [ "$(sort <<<"$run" | tr '\n' ' ')" = "/tmp/batchcut.deb ca-certificates " ] ||
-  fail "the run stage installs: $(echo $run); want the .deb and ca-certificates"
+  fail "the run stage installs: ${run//$'\n'/ }; want the .deb and ca-certificates"
 grep -q 'cpack -G DEB' <<<"$logical" || fail "the build stage does not make the .deb with cpack"
 
 # Not root, and the ledger on a volume.
@@ -78,4 +79,4 @@ case ${user%%:*} in root | 0) fail "USER $user is root" ;; esac
 grep -Eq '^VOLUME .*/ledgers' <<<"$logical" || fail "no VOLUME for /ledgers"
 [ "$(grep '^WORKDIR ' <<<"$logical" | tail -1 | awk '{ print $2 }')" = /ledgers ] ||
   fail "the run stage's working directory is not the ledger volume"
-echo "ok: Dockerfile ($froms stages; build: $(echo $build); run: $(echo $run); user $user)"
+echo "ok: Dockerfile ($froms stages; build: ${build//$'\n'/ }; run: ${run//$'\n'/ }; user $user)"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the deploy tests: runtime_packages BINARY... prints the Debian packages that
 # hold the shared libraries the binaries load, one a line. Under merged /usr a library may
 # be known to dpkg under /lib or /usr/lib, by its link or by its real name: all are asked,

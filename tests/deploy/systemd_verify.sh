@@ -5,7 +5,7 @@
 # key, a bad boolean, a bad service type), so any message about our units fails the test too.
 # usage: systemd_verify.sh SOURCE_DIR BATCHCUT_BINARY
 set -euo pipefail
-src=$1 bin=$2
+src=$1 bin=$(readlink -f "$2")  # systemd wants an absolute path
 units=$src/deploy/systemd
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -34,6 +34,7 @@ need "$svc" 'LoadCredential=vp-api-key:.+'
 need "$timer" 'Persistent=true'
 need "$timer" 'RandomizedDelaySec=.+'
 # The key is read from the credential, and never put in the environment.
+# shellcheck disable=SC2016  # the literal text of the unit
 grep -q -- '--api-key-file ${CREDENTIALS_DIRECTORY}/vp-api-key' "$svc" ||
   { echo "FAIL: ExecStart does not read the key from the credential"; exit 1; }
 if grep -Eq '^(Environment=.*VP_API_KEY|EnvironmentFile=)' "$svc"; then
