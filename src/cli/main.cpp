@@ -144,7 +144,8 @@ int main(int argc, char** argv) {
   // the file size limit is a write error, reported with the ids it could not hold, not a crash.
   std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGXFSZ, SIG_IGN);
-  CLI::App app{"batchcut: stop live streams and cut them into VODs, in bulk, exactly once"};
+  // Named, so usage lines say "batchcut", not the path it was started by.
+  CLI::App app{"batchcut: stop live streams and cut them into VODs, in bulk, exactly once", "batchcut"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "batchcut " BATCHCUT_VERSION);
   // As with most tools, a later value of a repeated option wins (scripts append overrides).

@@ -50,7 +50,9 @@ int usage_error(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"vp-emulator: a fake of the VP livestream API (stop-and-cut, live video details)"};
+  CLI::App app{"vp-emulator: a fake of the VP livestream API (stop-and-cut, live video details)",
+               "vp-emulator"};
+  app.set_version_flag("--version", "vp-emulator " BATCHCUT_VERSION);
   EmulatorOptions opt;
   auto& f = opt.faults;
   std::string listen = "127.0.0.1:8080";
@@ -130,6 +132,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     return usage_error(e.what() + std::string(" (see --help)"));
