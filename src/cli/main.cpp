@@ -9,6 +9,7 @@
 
 #include "batchcut/app/app.hpp"
 #include "batchcut/ops/report.hpp"
+#include "config_file.hpp"
 
 namespace fs = std::filesystem;
 using namespace batchcut;
@@ -44,10 +45,10 @@ void add_view_options(CLI::App* cmd, RunCommand& run) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--log-level", run.log_level, "trace, debug, info, warn, error, critical or off (default: $BATCHCUT_LOG, else info)");
-  cmd->add_flag_function("-v,--verbose", [&run](std::int64_t n) { run.verbosity += static_cast<int>(n); },
-                         "More detail in the log (-v: debug, one line per attempt; -vv: trace)")
+  cmd->add_flag_function("-v,--verbose", [&run](std::int64_t n) { run.verbosity += static_cast<int>(std::max<std::int64_t>(n, 0)); },
+                         "More detail in the log (-v: debug, one line per attempt; -vv: trace; =false: none)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  cmd->add_flag_function("-q,--quiet", [&run](std::int64_t n) { run.verbosity -= static_cast<int>(n); },
+  cmd->add_flag_function("-q,--quiet", [&run](std::int64_t n) { run.verbosity -= static_cast<int>(std::max<std::int64_t>(n, 0)); },
                          "Less in the log (-q: warnings and errors only; -qq: errors only)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--log-format", run.log_format, "text, or json (one object per line)")
@@ -60,6 +61,7 @@ void add_view_options(CLI::App* cmd, RunCommand& run) {
 // The connection, pacing and retry options `run` and `replay` share.
 void add_run_options(CLI::App* cmd, RunCommand& run, RunFlags& flags) {
   add_view_options(cmd, run);
+  cli::add_config_option(cmd);  // each of these options is also a config key and a BATCHCUT_* variable
   cmd->add_option("--base-url", run.base_url,
                   "API base URL (default: the one the ledger was made with, else https://livestream.vp.gjirafa.tech)");
   cmd->add_flag("--retarget", run.retarget, "Send to a --base-url other than the one the ledger was made with");
@@ -79,14 +81,14 @@ void add_run_options(CLI::App* cmd, RunCommand& run, RunFlags& flags) {
   cmd->add_flag("--no-reconcile", flags.no_reconcile, "Retry in-doubt attempts without reading the video's state first");
   cmd->add_option("--reconcile-delay", run.reconcile_delay_seconds, "Seconds to let an in-doubt attempt settle before reading the video's state")->capture_default_str();
   cmd->add_option("--retry-budget", run.retry_budget_percent, "Percent of in-flight slots retries may hold")->capture_default_str();
-  cmd->add_option("--halt-after-failures", flags.halt_failures, "Stop after N failed attempts");
+  cmd->add_option("--halt-after-failures", flags.halt_failures, "Stop after N failed attempts")->capture_default_str();
   cmd->add_option("--halt-after-failure-rate", flags.halt_rate, "Stop when P% of the last --halt-window attempts failed");
   cmd->add_option("--halt-window", run.halt_window, "Attempts the failure rate is measured over")->capture_default_str();
   cmd->add_option("--deadline", run.deadline, "Dispatch nothing new after: ISO time, HH:MM (local) or a duration (2h)");
   cmd->add_option("--drain-timeout", run.drain_timeout_seconds, "Seconds to wait for requests in flight after SIGINT/SIGTERM")->capture_default_str();
   cmd->add_option("--backoff-base", run.backoff_base_seconds, "Seconds: first retry waits up to this (full jitter)")->capture_default_str();
   cmd->add_option("--backoff-cap", run.backoff_cap_seconds, "Seconds: no retry waits longer (except for Retry-After)")->capture_default_str();
-  cmd->add_option("--seed", run.seed, "Seed for the backoff jitter (0: random)");
+  cmd->add_option("--seed", run.seed, "Seed for the backoff jitter (0: random)")->capture_default_str();
 }
 
 // Returns false (with a message) when a converted flag is bad.
@@ -219,8 +221,21 @@ int main(int argc, char** argv) {
   demo_cmd->add_option("--dir", demo_dir, "Where the demo writes its ledger")->capture_default_str();
   demo_cmd->add_option("--manifest", demo_manifest, "Manifest to run (default: config/examples/demo.yaml)");
 
+  // config show: what `run` would use, and where each value comes from
+  RunCommand shown;
+  RunFlags shown_flags;
+  auto* config_cmd = app.add_subcommand("config", "Show the effective configuration");
+  config_cmd->require_subcommand(1);
+  auto* show_cmd = config_cmd->add_subcommand(
+      "show", "Print each run option's effective value and where it came from (flag, env, file:line, default)");
+  add_run_options(show_cmd, shown, shown_flags);
+
+  cli::Layers layers;
   try {
-    app.parse(argc, argv);
+    layers = cli::parse_layered(app, argc, argv);
+  } catch (const cli::ConfigError& e) {
+    for (const auto& problem : e.problems()) std::cerr << problem.to_string() << "\n";
+    return exit_usage;
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : exit_usage;
@@ -241,6 +256,11 @@ int main(int argc, char** argv) {
     if (!finish_run_options(replay, replay_flags)) return exit_usage;
     replay.replay_ledger = replay_ledger;
     return run_command(replay, std::cout, std::cerr);
+  }
+  if (*show_cmd) {
+    if (!finish_run_options(shown, shown_flags)) return exit_usage;
+    cli::print_effective(std::cout, *show_cmd, layers);
+    return 0;
   }
   if (*validate_cmd) return validate_command(validate_manifest, validate_format, std::cout, std::cerr);
   if (*export_cmd) {
