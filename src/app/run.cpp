@@ -19,6 +19,7 @@
 #include "batchcut/ops/report.hpp"
 #include "batchcut/run/plan.hpp"
 #include "batchcut/run/runner.hpp"
+#include "batchcut/run/shard.hpp"
 #include "batchcut/util/plural.hpp"
 #include "batchcut/util/time_util.hpp"
 
@@ -169,11 +170,22 @@ int exit_status_for(const RunSummary& run, bool all_succeeded) {
 
 // A base URL other than the ledger's is refused unless --retarget: a ledger made against the
 // emulator must not send real cuts because a flag was forgotten.
-std::optional<RunTarget> resolve_target(const RunCommand& c, const LedgerContents& known,
-                                        const fs::path& ledger_path, std::ostream& err) {
+std::optional<RunTarget> resolve_target(const RunCommand& c, const std::optional<Shard>& shard,
+                                        const LedgerContents& known, const fs::path& ledger_path,
+                                        std::ostream& err) {
   RunTarget t;
   if (known.target) t = *known.target;
   else t.base_url = default_base_url;
+  // A ledger holds one shard's jobs: another shard (or none) on it would skip jobs silently,
+  // or cut the other shards' jobs a second time. A replay keeps the ledger's shard.
+  if (known.target && (shard || !c.replay_ledger) && known.target->shard != shard) {
+    auto name = [](const std::optional<Shard>& s) { return s ? "shard " + to_string(*s) : std::string("no shard"); };
+    err << "batchcut: the ledger " << ledger_path.string() << " was made by a run of "
+        << name(known.target->shard) << ", not " << name(shard)
+        << "; give each shard its own ledger (the default when sharded: NAME.shard-K-of-N.ledger.jsonl)\n";
+    return std::nullopt;
+  }
+  if (shard) t.shard = shard;
   if (c.base_url) {
     auto given = parse_base_url(*c.base_url);
     if (!given) {  // reported by the caller, without echoing it (it may hold credentials)
@@ -284,8 +296,18 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
     err << "batchcut: " << c.replay_ledger->string() << ": no such ledger\n";
     return exit_usage;
   }
-  const fs::path ledger_path =
-      replay ? *c.replay_ledger : (c.ledger ? *c.ledger : default_ledger_path(c.manifest));
+  const char* completion_index = std::getenv("JOB_COMPLETION_INDEX");
+  const ShardChoice sharding =
+      resolve_shard(c.shard, c.shards, completion_index ? std::optional<std::string>(completion_index) : std::nullopt);
+  if (!sharding.ok()) {
+    err << "batchcut: " << sharding.error << "\n";
+    return exit_usage;
+  }
+  const std::optional<Shard>& shard = sharding.shard;
+  const fs::path ledger_path = replay ? *c.replay_ledger
+                               : c.ledger ? *c.ledger
+                               : shard    ? sharded_ledger_path(c.manifest, *shard)
+                                          : default_ledger_path(c.manifest);
 
   // 2. The ledger: lock it (not for a dry run) and read what earlier runs did. A ledger that
   //    does not exist yet is created only once everything else has been checked.
@@ -309,7 +331,7 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   }
 
   // 3. Where to send, and whether the key may go there.
-  const auto target = resolve_target(c, known, ledger_path, err);
+  const auto target = resolve_target(c, shard, known, ledger_path, err);
   if (!target) return exit_usage;
   std::string url_error;
   const auto base = parse_base_url(target->base_url, &url_error);
@@ -333,6 +355,12 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
 
   // 4. Which jobs to send: the one plan that run, replay and dry run share.
   const std::set<JobState> replay_states(c.replay_states.begin(), c.replay_states.end());
+  if (shard && !replay) {
+    const std::size_t all = manifest.jobs.size();
+    std::erase_if(manifest.jobs, [&](const JobSpec& j) { return !in_shard(j, *shard); });
+    err << "batchcut: shard " << to_string(*shard) << " (0-based): " << manifest.jobs.size() << " of the "
+        << all << " jobs in " << c.manifest.string() << "\n";
+  }
   Plan plan = replay ? plan_replay(known, replay_states)
                      : plan_run(manifest.jobs, c.manifest.string(), known, c.allow_changed);
   if (c.plan_only) return print_plan(c, plan, base->to_string(), deadline, out, err);

@@ -89,6 +89,11 @@ void add_run_options(CLI::App* cmd, RunCommand& run, RunFlags& flags) {
   cmd->add_option("--backoff-base", run.backoff_base_seconds, "Seconds: first retry waits up to this (full jitter)")->capture_default_str();
   cmd->add_option("--backoff-cap", run.backoff_cap_seconds, "Seconds: no retry waits longer (except for Retry-After)")->capture_default_str();
   cmd->add_option("--seed", run.seed, "Seed for the backoff jitter (0: random)")->capture_default_str();
+  cmd->add_option("--shard", run.shard,
+                  "K/N: take only shard K of N of the jobs (0-based, 0 <= K < N; split by job identity), "
+                  "into its own ledger NAME.shard-K-of-N.ledger.jsonl");
+  cmd->add_option("--shards", run.shards,
+                  "N: shard as --shard K/N with K from $JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs, 0-based)");
 }
 
 // Returns false (with a message) when a converted flag is bad.
@@ -196,12 +201,14 @@ int main(int argc, char** argv) {
   add_format_option(validate_cmd, validate_format);
 
   // export
-  fs::path export_ledger;
+  std::vector<fs::path> export_ledgers;
   std::string export_format;
   bool export_manifest = false;
   std::string export_states;
   auto* export_cmd = app.add_subcommand("export", "Print one row per job from a ledger, or the jobs as a manifest");
-  export_cmd->add_option("ledger", export_ledger, "Ledger file")->required();
+  export_cmd->add_option("ledgers", export_ledgers, "Ledger files (several, e.g. the shards of one manifest, are merged)")
+      ->required()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   export_cmd->add_option("--format", export_format, "csv or jsonl (rows); csv or yaml (--manifest)")
       ->check(CLI::IsMember({"csv", "jsonl", "yaml"}));
   export_cmd->add_flag("--manifest", export_manifest, "Write the selected jobs as a manifest to edit and run");
@@ -210,9 +217,13 @@ int main(int argc, char** argv) {
                          "failed,retry_exhausted,pending)");
 
   // status
-  fs::path status_ledger;
+  std::vector<fs::path> status_ledgers;
+  bool status_json = false;
   auto* status_cmd = app.add_subcommand("status", "Count the jobs in each state");
-  status_cmd->add_option("ledger", status_ledger, "Ledger file")->required();
+  status_cmd->add_option("ledgers", status_ledgers, "Ledger files (several, e.g. the shards of one manifest, are merged)")
+      ->required()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  status_cmd->add_flag("--json", status_json, "One JSON object (schema: config/schema/status.schema.json)");
 
   // demo
   fs::path demo_dir = fs::temp_directory_path() / "batchcut-demo";
@@ -279,9 +290,9 @@ int main(int argc, char** argv) {
       std::cerr << "batchcut: a manifest is csv or yaml\n";
       return exit_usage;
     }
-    return export_command(export_ledger, export_format, export_manifest, *states, std::cout, std::cerr);
+    return export_command(export_ledgers, export_format, export_manifest, *states, std::cout, std::cerr);
   }
-  if (*status_cmd) return status_command(status_ledger, std::cout, std::cerr);
+  if (*status_cmd) return status_command(status_ledgers, status_json, std::cout, std::cerr);
   if (*demo_cmd) {
     if (demo_manifest.empty()) demo_manifest = find_demo_manifest();
     return demo_command(demo_manifest, demo_dir, std::cout, std::cerr);

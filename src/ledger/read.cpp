@@ -31,19 +31,19 @@ enum Field : std::uint8_t {
   f_type, f_ts, f_project_id, f_live_video_id, f_visibility, f_from_ms, f_to_ms, f_dt_from,
   f_dt_to, f_label, f_attempt, f_op, f_http_status, f_error, f_verdict, f_elapsed_ms, f_state,
   f_video_public_id, f_blind, f_messages, f_format, f_base_url, f_auth_scheme, f_ca_file,
-  f_count, f_none = 255
+  f_shard, f_count, f_none = 255
 };
 
 constexpr std::string_view kFieldNames[f_count] = {
     "type", "ts", "projectId", "liveVideoId", "videoVisibilityOptionId", "fromMilisecond",
     "toMilisecond", "dateTimeFrom", "dateTimeTo", "label", "attempt", "op", "httpStatus",
     "error", "verdict", "elapsedMs", "state", "videoPublicId", "blind", "messages", "format",
-    "baseUrl", "authScheme", "caFile"};
+    "baseUrl", "authScheme", "caFile", "shard"};
 
 // Candidates by key length, so a key is compared with at most a few names.
 constexpr std::size_t kMaxFieldName = 24;
 constexpr auto kFieldsByLength = [] {
-  std::array<std::array<Field, 4>, kMaxFieldName> t{};
+  std::array<std::array<Field, 5>, kMaxFieldName> t{};  // a row per length: at most 5 (error, label, state, blind, shard)
   for (auto& row : t) row.fill(f_none);
   for (std::uint8_t i = 0; i < f_count; ++i) {
     auto& row = t[kFieldNames[i].size()];
@@ -401,6 +401,13 @@ void Folder::fold_run(LineCheck& c) {
   if (c.string(f_auth_scheme, auth_scheme) && auth_scheme != "bearer" && auth_scheme != "raw")
     c.error("authScheme", "must be bearer or raw");
   c.nullable_string(f_ca_file, ca_file);
+  std::optional<Shard> shard;  // absent: the run took the whole manifest
+  std::string_view shard_text;
+  if (c.rec[f_shard].kind != Kind::missing && c.string(f_shard, shard_text)) {
+    std::string why;
+    shard = parse_shard(shard_text, why);
+    if (!shard) c.error("shard", why);
+  }
   header_seen_ = true;
   if (!c.ok) {
     if (out_.runs == 0) not_a_ledger_ = true;  // a header we cannot read: read no further
@@ -408,7 +415,7 @@ void Folder::fold_run(LineCheck& c) {
   }
   ++out_.runs;
   out_.target = RunTarget{std::string(base_url), std::string(auth_scheme),
-                          ca_file ? std::optional<std::string>(*ca_file) : std::nullopt};
+                          ca_file ? std::optional<std::string>(*ca_file) : std::nullopt, shard};
   // A new run began: whatever the last one still had out, it never saw the answer to.
   for (std::size_t i : dispatched_) step(out_.jobs[i].life, Interrupted{});
   dispatched_.clear();

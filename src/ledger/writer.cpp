@@ -423,7 +423,12 @@ LedgerLog::Seq append_run(LedgerLog& log, const RunTarget& target) {
     append_json_string(out, *target.ca_file);
   else
     out += "null";
-  out += ",\"tool\":\"batchcut " BATCHCUT_VERSION "\"}\n";
+  out += ",\"tool\":\"batchcut " BATCHCUT_VERSION "\"";
+  if (target.shard) {
+    out += ",\"shard\":";
+    append_json_string(out, to_string(*target.shard));
+  }
+  out += "}\n";
   return log.append(out);
 }
 

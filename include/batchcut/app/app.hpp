@@ -65,6 +65,11 @@ struct RunCommand {
   bool handle_signals = true;
   // Set by the demo and tests instead of VP_API_KEY / --api-key-file.
   std::optional<std::string> api_key_override;
+  // Sharding (run/shard.hpp): `shard` "K/N" (0-based) takes only shard K of N of the
+  // manifest; or `shards` "N" with K from $JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs).
+  // The default ledger is then NAME.shard-K-of-N.ledger.jsonl.
+  std::optional<std::string> shard;
+  std::optional<std::string> shards;
 
   // What a person or a machine watching the run sees (README "Operations").
   std::string command_line;              // set by the CLI: how to run this again, for the next steps
@@ -81,10 +86,15 @@ struct RunCommand {
 int run_command(const RunCommand& command, std::ostream& out, std::ostream& err);
 int validate_command(const std::filesystem::path& manifest, ManifestFormat format,
                      std::ostream& out, std::ostream& err);
+// `status` and `export` read one ledger or several (the shards of one manifest) as one: a job
+// found in more than one ledger is reported on `err`, naming them, and counted once, with its
+// state from the ledger where it got furthest: succeeded, else in_doubt (a cut may exist),
+// else failed, else retry_exhausted, else pending; on a tie, the ledger named first.
+
 // Prints one row per job (csv or jsonl); with `as_manifest`, the jobs in `states` as a new
 // manifest (csv or yaml) for a person to edit and run.
 // `states` empty: every job for rows, failed/retry_exhausted/pending for a manifest.
-int export_command(const std::filesystem::path& ledger, const std::string& format,
+int export_command(const std::vector<std::filesystem::path>& ledgers, const std::string& format,
                    bool as_manifest, const std::vector<JobState>& states, std::ostream& out,
                    std::ostream& err);
 
@@ -95,7 +105,9 @@ std::optional<std::vector<JobState>> parse_states(const std::string& list, std::
 // such as 90m, 2h or 1h30m.
 std::optional<std::chrono::system_clock::time_point> parse_deadline(
     const std::string& text, std::chrono::system_clock::time_point now);
-int status_command(const std::filesystem::path& ledger, std::ostream& out, std::ostream& err);
+// Jobs per state, for a person, or with `json` as one JSON object (config/schema/status.schema.json).
+int status_command(const std::vector<std::filesystem::path>& ledgers, bool json, std::ostream& out,
+                   std::ostream& err);
 
 // Starts the emulator in-process (TLS, a little fault injection) and runs `manifest`
 // against it, with the ledger in `work_dir`.

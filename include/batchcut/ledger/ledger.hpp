@@ -4,9 +4,9 @@
 // Record shapes (one JSON object per line; "ts" is ISO 8601 UTC, informational; records are
 // folded in file order). Every record but "run" names its job by projectId + liveVideoId.
 //   {"type":"run","ts":..,"format":2,"baseUrl":"https://..","authScheme":"bearer"|"raw",
-//    "caFile":".."|null,"tool":"batchcut 0.2.0"}
+//    "caFile":".."|null,"tool":"batchcut 0.2.0"[,"shard":"K/N"]}
 //        First in every ledger, then once per run: where the run sent its requests (never the
-//        key). A run record also marks the end of the run before it: any request that run
+//        key), and for a sharded run (run/shard.hpp) which shard of its manifest it took. A run record also marks the end of the run before it: any request that run
 //        still had out is folded as Interrupted (its answer was never seen).
 //   {"type":"job",..,"videoVisibilityOptionId":1,"fromMilisecond":..|null,"toMilisecond":..|null,
 //    "dateTimeFrom":..|null,"dateTimeTo":..|null,"label":".."}
@@ -42,6 +42,7 @@
 #include "batchcut/job/index.hpp"
 #include "batchcut/job/lifecycle.hpp"
 #include "batchcut/job/spec.hpp"
+#include "batchcut/run/shard.hpp"
 #include "batchcut/util/diagnostic.hpp"
 
 namespace batchcut {
@@ -53,6 +54,9 @@ struct RunTarget {
   std::string base_url;
   std::string auth_scheme = "bearer";
   std::optional<std::string> ca_file;
+  // The shard of the manifest the run took (nullopt: all of it). A ledger holds one shard's
+  // jobs only, so a run of another shard on it is refused (it would skip jobs silently).
+  std::optional<Shard> shard = std::nullopt;
 
   bool operator==(const RunTarget&) const = default;
 };
