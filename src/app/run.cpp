@@ -15,6 +15,7 @@
 #include "batchcut/net/api.hpp"
 #include "batchcut/net/loopback.hpp"
 #include "batchcut/ops/log.hpp"
+#include "batchcut/ops/metrics.hpp"
 #include "batchcut/ops/progress.hpp"
 #include "batchcut/ops/report.hpp"
 #include "batchcut/run/plan.hpp"
@@ -444,8 +445,13 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   transport.loopback_only = !base->tls && !c.allow_insecure_http;
 
   ProgressView view(*view_mode, seconds_option(c.progress_interval_seconds), err, c.stderr_is_terminal, logger);
-  options.tick_interval = view.tick_interval();
-  if (options.tick_interval.count() > 0) options.on_tick = [&view](const RunSnapshot& s) { view.on_tick(s); };
+  RunMetrics metrics({c.metrics_file, c.metrics_listen, seconds_option(c.metrics_interval_seconds)}, err);
+  if (!metrics.start(plan.kept, plan.total)) return exit_usage;
+  const auto view_tick = view.tick_interval(), metrics_tick = metrics.tick_interval();
+  options.tick_interval = view_tick.count() == 0 ? metrics_tick
+                          : metrics_tick.count() == 0 ? view_tick : std::min(view_tick, metrics_tick);
+  if (options.tick_interval.count() > 0)
+    options.on_tick = [&view, &metrics](const RunSnapshot& s) { view.on_tick(s); metrics.on_tick(s); };
   print_banner(c, plan, base->to_string(), ledger_path, deadline, err);
 
   RunReport report;
@@ -474,6 +480,7 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
       err << "batchcut: NOT RECORDED: " << u.job << " succeeded with videoPublicId " << u.video_public_id << "\n";
   }
   print_report(report, out);
+  metrics.finish(report);
   if (c.summary_json) {
     std::string why;
     if (!write_file_atomically(*c.summary_json, report_json(report), why))

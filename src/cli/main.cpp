@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "batchcut/app/app.hpp"
+#include "batchcut/ops/metrics.hpp"
 #include "batchcut/ops/report.hpp"
 #include "config_file.hpp"
 
@@ -56,6 +57,15 @@ void add_view_options(CLI::App* cmd, RunCommand& run) {
       ->capture_default_str();
   cmd->add_option("--log-file", run.log_file, "Write the log to this file instead of stderr");
   cmd->add_option("--summary-json", run.summary_json, "Also write the summary to this file as JSON (config/schema/summary.schema.json)");
+  cmd->add_option("--metrics-file", run.metrics_file, "Write Prometheus metrics to this file (node_exporter textfile), every --metrics-interval and at exit");
+  cmd->add_option("--metrics-listen", run.metrics_listen, "Serve GET /metrics on HOST:PORT during the run (host 127.0.0.1 by default; port 0: a free one)")
+      ->check([](const std::string& v) {
+        std::string error;
+        return parse_listen_address(v, error) ? std::string() : error;
+      });
+  cmd->add_option("--metrics-interval", run.metrics_interval_seconds, "Seconds between writes of --metrics-file")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
 }
 
 // The connection, pacing and retry options `run` and `replay` share.

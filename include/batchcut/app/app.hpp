@@ -81,6 +81,10 @@ struct RunCommand {
   std::string log_format = "text";       // text, or json (one object per line)
   std::optional<std::filesystem::path> log_file;  // else stderr
   std::optional<std::filesystem::path> summary_json;  // the summary as JSON (config/schema/)
+  // Prometheus metrics (README "Metrics and alerts"): a textfile for node_exporter, GET /metrics.
+  std::optional<std::filesystem::path> metrics_file;
+  std::optional<std::string> metrics_listen;  // HOST:PORT, :PORT or PORT (127.0.0.1); port 0: any free one
+  double metrics_interval_seconds = 15;       // between writes of metrics_file
 };
 
 int run_command(const RunCommand& command, std::ostream& out, std::ostream& err);
