@@ -31,7 +31,7 @@ lacks() {
   ! grep -qw -- "$option" <<<" $(complete_line "$@") " || fail "batchcut $* <TAB>: offers $option"
 }
 
-expect "--help --version demo export replay run status validate" ""
+expect "--help --version config demo export plan replay run status validate" ""
 expect "replay run" r
 expect "--retarget --retry-budget" run --ret
 expect "--states" replay --st
@@ -42,6 +42,7 @@ has --manifest export --
 lacks --rate export --
 lacks --rate status --
 expect "bearer raw" run --auth-scheme ""
+expect "auto bar log none" run --progress ""
 expect "csv jsonl yaml" export --format ""
 expect "csv yaml yml" validate --format ""
 expect "" run --rate ""                # a number: nothing to guess
