@@ -39,6 +39,7 @@ _batchcut() {
   options=$(_batchcut_options "$bin" "$sub")
   if [[ $prev == -* ]]; then
     type=$(awk -v o="$prev" '$1 == o { print $2 }' <<<"$options")
+    type=${type%%=*}  # TEXT:{a,b}=a: the default does not matter here
     case $type in
       *':{'*'}')  # TEXT:{a,b,c}: one of the choices
         local choices=${type#*:\{}
