@@ -9,6 +9,7 @@
 #include <ostream>
 #include <set>
 
+#include "batchcut/ops/log.hpp"
 #include "batchcut/util/suggest.hpp"
 
 namespace batchcut::cli {
@@ -323,19 +324,9 @@ Layers parse_layered(CLI::App& app, int argc, const char* const* argv, const Get
 
 namespace {
 
-// "https://user:secret@host/x" -> "https://***@host/x": a value may hold credentials.
-std::string redacted(const std::string& v) {
-  const auto scheme = v.find("://");
-  if (scheme == std::string::npos) return v;
-  const auto at = v.find('@', scheme + 3);
-  const auto slash = v.find('/', scheme + 3);
-  if (at == std::string::npos || (slash != std::string::npos && slash < at)) return v;
-  return v.substr(0, scheme + 3) + "***" + v.substr(at);
-}
-
 std::string effective_value(const CLI::Option& o) {
-  if (o.count() > 0) return redacted(o.as<std::string>());
-  if (!o.get_default_str().empty()) return redacted(o.get_default_str());
+  if (o.count() > 0) return without_url_credentials(o.as<std::string>());
+  if (!o.get_default_str().empty()) return without_url_credentials(o.get_default_str());
   return is_flag(o) ? "false" : "(not set)";
 }
 

@@ -9,6 +9,7 @@
 
 #include "batchcut/app/app.hpp"
 #include "batchcut/ops/metrics.hpp"
+#include "batchcut/ops/log.hpp"
 #include "batchcut/ops/report.hpp"
 #include "config_file.hpp"
 
@@ -18,10 +19,13 @@ using namespace batchcut;
 namespace {
 
 // config/examples/demo.yaml: beside the working directory when run from a checkout, else
-// in the source tree this binary was built from.
+// in the source tree this binary was built from, else where it was installed.
 fs::path find_demo_manifest() {
+  std::error_code ec;
+  const fs::path installed = fs::read_symlink("/proc/self/exe", ec).parent_path().parent_path() /
+                             "share/doc/batchcut/examples/demo.yaml";  // cmake --install, the .deb
   for (fs::path candidate : {fs::path("config/examples/demo.yaml"),
-                             fs::path(BATCHCUT_SOURCE_DIR) / "config/examples/demo.yaml"}) {
+                             fs::path(BATCHCUT_SOURCE_DIR) / "config/examples/demo.yaml", installed}) {
     if (fs::exists(candidate)) return candidate;
   }
   return fs::path(BATCHCUT_SOURCE_DIR) / "config/examples/demo.yaml";
@@ -138,10 +142,10 @@ bool finish_run_options(RunCommand& run, const RunFlags& flags) {
 }
 
 // How this command was typed, to print as the command to run again. The key is never an
-// argument, so this holds no secret.
+// argument; a URL's credentials are masked.
 std::string command_line_of(int argc, char** argv) {
   std::string line = "batchcut";
-  for (int i = 1; i < argc; ++i) line += " " + shell_quote(argv[i]);
+  for (int i = 1; i < argc; ++i) line += " " + shell_quote(without_url_credentials(argv[i]));
   return line;
 }
 

@@ -53,6 +53,15 @@ std::string redacted(std::string_view text) {
   return out;
 }
 
+std::string without_url_credentials(const std::string& v) {
+  const auto scheme = v.find("://");
+  if (scheme == std::string::npos) return v;
+  const auto at = v.find('@', scheme + 3);
+  const auto slash = v.find('/', scheme + 3);
+  if (at == std::string::npos || (slash != std::string::npos && slash < at)) return v;
+  return v.substr(0, scheme + 3) + "***" + v.substr(at);
+}
+
 std::shared_ptr<spdlog::logger> make_logger(const LogOptions& options, std::ostream& err) {
   spdlog::sink_ptr sink;
   if (options.file) {

@@ -37,4 +37,8 @@ void redact_in_logs(const std::string& secret);
 // `text` with every occurrence of the registered secret replaced.
 std::string redacted(std::string_view text);
 
+// "https://user:secret@host/x" -> "https://***@host/x": a URL given as an argument or a
+// config value may hold credentials; anything else is returned as it is.
+std::string without_url_credentials(const std::string& value);
+
 }  // namespace batchcut
