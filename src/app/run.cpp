@@ -11,6 +11,8 @@
 #include <set>
 #include <sstream>
 
+#include <spdlog/logger.h>
+
 #include "app/common.hpp"
 #include "batchcut/net/api.hpp"
 #include "batchcut/net/loopback.hpp"
@@ -131,8 +133,11 @@ std::string local_and_utc(std::chrono::system_clock::time_point t) {
 }
 
 // What the run is about to do, before it does it.
+// With --log-format json it goes through the log, so stderr holds only JSON lines.
 void print_banner(const RunCommand& c, const Plan& plan, const std::string& base_url, const fs::path& ledger,
-                  std::optional<std::chrono::system_clock::time_point> deadline, std::ostream& err) {
+                  std::optional<std::chrono::system_clock::time_point> deadline, spdlog::logger& logger,
+                  std::ostream& to) {
+  std::ostringstream err;
   std::size_t kept = 0;
   for (const auto& [s, n] : plan.kept) kept += n;
   err << "batchcut " BATCHCUT_VERSION ": " << plan.todo.size() << " of " << plan.total
@@ -152,6 +157,12 @@ void print_banner(const RunCommand& c, const Plan& plan, const std::string& base
       err << " (" << *c.deadline << " has passed today, so this is tomorrow's)";
     err << "\n";
   }
+  if (c.log_format != "json") {
+    to << err.str();
+    return;
+  }
+  std::istringstream lines(err.str());
+  for (std::string line; std::getline(lines, line);) logger.info("{}", line);
 }
 
 int exit_status_for(const RunSummary& run, bool all_succeeded) {
@@ -416,7 +427,7 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   ProgressView view(*view_mode, seconds_option(c.progress_interval_seconds), err, c.stderr_is_terminal, logger);
   options.tick_interval = view.tick_interval();
   if (options.tick_interval.count() > 0) options.on_tick = [&view](const RunSnapshot& s) { view.on_tick(s); };
-  print_banner(c, plan, base->to_string(), ledger_path, deadline, err);
+  print_banner(c, plan, base->to_string(), ledger_path, deadline, *logger, err);
 
   RunReport report;
   report.command = replay ? "replay" : "run";
@@ -424,6 +435,9 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   if (!replay) report.manifest = c.manifest;
   report.ledger = ledger_path;
   report.base_url = base->to_string();
+  report.target_args = {"--base-url", report.base_url};
+  if (target->ca_file) report.target_args.insert(report.target_args.end(), {"--ca-file", *target->ca_file});
+  if (target->auth_scheme == "raw") report.target_args.insert(report.target_args.end(), {"--auth-scheme", "raw"});
   report.total = plan.total;
   report.kept = plan.kept;
   report.started = std::chrono::system_clock::now();
