@@ -356,7 +356,7 @@ TEST(Operations, EveryOutcomeEndsWithItsNextStepAndTheJsonCountsMatchTextLedgerA
   o.faults.retry_after_seconds = 0;
   Emulator emulator(o);
   emulator.start();
-  write_file(dir / "mixed.csv", jobs_csv(0, 30) + "proj1,lv404,2,0,60000\n");  // no such video: failed
+  write_file(dir / "mixed.csv", jobs_csv(0, 30));
   const fs::path ledger = dir / "mixed.ledger.jsonl";
   const auto mixed = run_process(BATCHCUT_BINARY,
                                  run_args("run", dir / "mixed.csv", emulator, dir,
@@ -364,10 +364,12 @@ TEST(Operations, EveryOutcomeEndsWithItsNextStepAndTheJsonCountsMatchTextLedgerA
                                            (dir / "mixed.json").string()}),
                                  key_env);
   EXPECT_EQ(mixed.exit_code, 1) << mixed.out << mixed.err;
+  // At the default level, one log line per job's outcome, whatever it is.
+  for (int i = 0; i < 30; ++i) EXPECT_EQ(occurrences(mixed.err, " proj1/lv" + std::to_string(i) + ": "), 1u) << i << "\n" << mixed.err;
   const auto doc = load_json(dir / "mixed.json");
   expect_json_matches_text(doc, mixed);
   const auto& jobs = doc.at("jobs").as_object();
-  for (const char* s : {"succeeded", "failed", "retry_exhausted", "in_doubt"})
+  for (const char* s : {"succeeded", "retry_exhausted", "in_doubt"})
     EXPECT_GE(jobs.at(s).as_int64(), 1) << s << " did not happen; the test shows nothing for it\n" << mixed.out;
   const auto l = read_ledger(ledger);
   for (auto [name, state] : std::map<std::string, JobState>{{"succeeded", JobState::succeeded}, {"failed", JobState::failed},
@@ -380,11 +382,7 @@ TEST(Operations, EveryOutcomeEndsWithItsNextStepAndTheJsonCountsMatchTextLedgerA
     for (const auto& n : next_lines(mixed.out)) s += n + "\n";
     return s;
   }();
-  for (const std::string& command : {"`batchcut export " + L + " --states failed`",
-                                     "`batchcut export " + L + " --manifest --states failed > fix.csv`",
-                                     "`batchcut run fix.csv --base-url " + emulator.base_url() + " --ca-file " +
-                                         (dir / "ca.pem").string() + "`",
-                                     "`batchcut replay " + L + "`", "`batchcut replay " + L + " --states in_doubt`"})
+  for (const std::string& command : {"`batchcut replay " + L + "`", "`batchcut replay " + L + " --states in_doubt`"})
     EXPECT_NE(steps.find(command), std::string::npos) << command << "\n" << steps;
   // The requests the summary counts are the requests the emulator answered.
   emulator.stop();
@@ -430,6 +428,21 @@ TEST(Operations, EveryOutcomeEndsWithItsNextStepAndTheJsonCountsMatchTextLedgerA
                                   run_args("run", dir / "denied.csv", fast, dir, {"--summary-json", (dir / "denied.json").string()}),
                                   {"VP_API_KEY=not-the-key"});
   EXPECT_EQ(denied.exit_code, 3) << denied.out << denied.err;
+  // A job the API refuses (no such video: 404) beside two it takes.
+  write_file(dir / "refused.csv", jobs_csv(0, 2) + "proj1,lv404,2,0,60000\n");
+  const auto refused = run_process(BATCHCUT_BINARY,
+                                   run_args("run", dir / "refused.csv", fast, dir, {"--summary-json", (dir / "refused.json").string()}),
+                                   key_env);
+  EXPECT_EQ(refused.exit_code, 1) << refused.out << refused.err;
+  EXPECT_EQ(occurrences(refused.err, " warning proj1/lv404: failed: HTTP 404"), 1u) << refused.err;
+  const std::string R = (dir / "refused.ledger.jsonl").string();
+  const auto refused_steps = next_lines(refused.out);
+  ASSERT_EQ(refused_steps.size(), 1u) << refused.out;
+  for (const std::string& command : {"`batchcut export " + R + " --states failed`",
+                                     "`batchcut export " + R + " --manifest --states failed > fix.csv`",
+                                     "`batchcut run fix.csv --base-url " + fast.base_url() + " --ca-file " +
+                                         (dir / "ca.pem").string() + "`"})
+    EXPECT_NE(refused_steps[0].find(command), std::string::npos) << command << "\n" << refused_steps[0];
   write_file(dir / "untrusted.csv", jobs_csv(35, 5));
   auto untrusted_args = run_args("run", dir / "untrusted.csv", fast, dir, {"--summary-json", (dir / "untrusted.json").string()});
   untrusted_args.erase(untrusted_args.begin() + 4, untrusted_args.begin() + 6);  // no --ca-file
@@ -448,8 +461,12 @@ TEST(Operations, EveryOutcomeEndsWithItsNextStepAndTheJsonCountsMatchTextLedgerA
   expect_json_matches_text(load_json(dir / "late.json"), late);
   expect_json_matches_text(load_json(dir / "denied.json"), denied);
   expect_json_matches_text(load_json(dir / "untrusted.json"), untrusted);
+  expect_json_matches_text(load_json(dir / "refused.json"), refused);
+  EXPECT_EQ(load_json(dir / "refused.json").at("jobs").at("failed").as_int64(), 1);
   EXPECT_EQ(load_json(dir / "late.json").at("stop").at("reason").as_string(), "deadline");
-  EXPECT_EQ(schema_errors({dir / "mixed.json", dir / "late.json", dir / "denied.json", dir / "untrusted.json"}), "");
+  EXPECT_EQ(schema_errors({dir / "mixed.json", dir / "late.json", dir / "denied.json", dir / "untrusted.json",
+                           dir / "refused.json"}),
+            "");
 }
 
 // ---- 3. Logs ----
