@@ -11,6 +11,8 @@
 #include <set>
 #include <sstream>
 
+#include <spdlog/logger.h>
+
 #include "app/common.hpp"
 #include "batchcut/net/api.hpp"
 #include "batchcut/net/loopback.hpp"
@@ -134,8 +136,11 @@ std::string local_and_utc(std::chrono::system_clock::time_point t) {
 }
 
 // What the run is about to do, before it does it.
+// With --log-format json it goes through the log, so stderr holds only JSON lines.
 void print_banner(const RunCommand& c, const Plan& plan, const std::string& base_url, const fs::path& ledger,
-                  std::optional<std::chrono::system_clock::time_point> deadline, std::ostream& err) {
+                  std::optional<std::chrono::system_clock::time_point> deadline, spdlog::logger& logger,
+                  std::ostream& to) {
+  std::ostringstream err;
   std::size_t kept = 0;
   for (const auto& [s, n] : plan.kept) kept += n;
   err << "batchcut " BATCHCUT_VERSION ": " << plan.todo.size() << " of " << counted(plan.total, "job") << " to send to " << base_url << " (" << kept
@@ -154,6 +159,12 @@ void print_banner(const RunCommand& c, const Plan& plan, const std::string& base
       err << " (" << *c.deadline << " has passed today, so this is tomorrow's)";
     err << "\n";
   }
+  if (c.log_format != "json") {
+    to << err.str();
+    return;
+  }
+  std::istringstream lines(err.str());
+  for (std::string line; std::getline(lines, line);) logger.info("{}", line);
 }
 
 int exit_status_for(const RunSummary& run, bool all_succeeded) {
@@ -452,7 +463,7 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
                           : metrics_tick.count() == 0 ? view_tick : std::min(view_tick, metrics_tick);
   if (options.tick_interval.count() > 0)
     options.on_tick = [&view, &metrics](const RunSnapshot& s) { view.on_tick(s); metrics.on_tick(s); };
-  print_banner(c, plan, base->to_string(), ledger_path, deadline, err);
+  print_banner(c, plan, base->to_string(), ledger_path, deadline, *logger, err);
 
   RunReport report;
   report.command = replay ? "replay" : "run";
@@ -460,6 +471,9 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   if (!replay) report.manifest = c.manifest;
   report.ledger = ledger_path;
   report.base_url = base->to_string();
+  report.target_args = {"--base-url", report.base_url};
+  if (target->ca_file) report.target_args.insert(report.target_args.end(), {"--ca-file", *target->ca_file});
+  if (target->auth_scheme == "raw") report.target_args.insert(report.target_args.end(), {"--auth-scheme", "raw"});
   report.total = plan.total;
   report.kept = plan.kept;
   report.started = std::chrono::system_clock::now();

@@ -555,6 +555,12 @@ EmulatorResponse EmulatorCore::handle(const EmulatorRequest& req, clock::time_po
   };
   auto fail = [&](int status, std::initializer_list<std::string_view> errors) {
     r.status = status;
+    if (s.faults.echo_authorization && req.authorization) {
+      std::vector<std::string> echoed{"Authorization was: " + std::string(*req.authorization)};
+      echoed.insert(echoed.end(), errors.begin(), errors.end());
+      r.body = error_envelope(status, echoed);
+      return finish(std::move(r));
+    }
     r.body = error_envelope(status, errors);
     return finish(std::move(r));
   };

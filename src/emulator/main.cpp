@@ -107,6 +107,8 @@ int main(int argc, char** argv) {
   app.add_option("--slow-cut-ms", slow_cut_ms, "delay of a slow cut")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_flag("--echo-authorization", f.echo_authorization,
+               "quote the Authorization header received in every JSON error (to check a client redacts its key)");
   app.add_option("--retry-after", f.retry_after_seconds, "Retry-After seconds of an injected 429")
       ->check(CLI::Range(0, 86400))
       ->capture_default_str();

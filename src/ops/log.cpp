@@ -77,9 +77,10 @@ std::shared_ptr<spdlog::logger> make_logger(const LogOptions& options, std::ostr
   const bool json = options.format == LogFormat::json;
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
   formatter->add_flag<RedactedMessage>('*', json);
+  // On the bar's terminal, a line (text or JSON) first erases the bar, or it would follow it.
   const std::string erase = options.erase_bar && !options.file ? "\r\033[K" : "";
-  formatter->set_pattern(json ? R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","msg":%*})"
-                              : erase + "%Y-%m-%dT%H:%M:%S.%e %l %*");
+  formatter->set_pattern(erase + (json ? R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","msg":%*})"
+                                       : "%Y-%m-%dT%H:%M:%S.%e %l %*"));
   sink->set_formatter(std::move(formatter));
   auto logger = std::make_shared<spdlog::logger>("batchcut", std::move(sink));
   logger->set_level(options.level);

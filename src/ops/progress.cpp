@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ostream>
 
@@ -51,16 +52,19 @@ double achieved_rate(const RunSnapshot& s) {
   return secs > 0 ? static_cast<double>(s.requests + s.reads) / secs : 0.0;
 }
 
+// "ETA 18s | ok 118 failed 1 exhausted 0 doubt 1 | retrying 3, out 8 | 9.8/s | paused 2s":
+// what cannot wait first, for a narrow terminal cuts the end.
 std::string tail(const RunSnapshot& s) {
+  std::string t;
+  if (s.draining) t = "draining | ";
+  else if (auto e = eta(s)) t = "ETA " + duration_text(*e) + " | ";
   char buf[256];
   std::snprintf(buf, sizeof buf, "ok %zu failed %zu exhausted %zu doubt %zu | retrying %zu, out %zu | %.1f/s",
                 count(s, JobState::succeeded), count(s, JobState::failed),
                 count(s, JobState::retry_exhausted), count(s, JobState::in_doubt), s.waiting_retry,
                 s.in_flight, achieved_rate(s));
-  std::string t = buf;
+  t += buf;
   if (s.paused.count() > 0) t += " | paused " + duration_text(s.paused);
-  if (s.draining) t += " | draining";
-  else if (auto e = eta(s)) t += " | ETA " + duration_text(*e);
   return t;
 }
 
@@ -73,13 +77,25 @@ std::size_t terminal_columns() {
 
 }  // namespace
 
-std::string ProgressView::bar_line(const RunSnapshot& s, std::size_t width) {
-  const std::size_t filled = s.total ? width * s.settled_count / s.total : width;
-  std::string bar(filled, '#');
-  bar.append(width - filled, '-');
-  char head[96];
-  std::snprintf(head, sizeof head, "[%s] %zu/%zu %.1f%% | ", bar.c_str(), s.settled_count, s.total, percent(s));
-  return head + tail(s);
+std::string ProgressView::bar_line(const RunSnapshot& s, std::size_t columns) {
+  char head[64];
+  std::snprintf(head, sizeof head, "%zu/%zu %.1f%% ", s.settled_count, s.total, percent(s));
+  const std::string text = head + tail(s);
+  // The last column stays free: a line that fills it wraps on some terminals, and a wrapped
+  // line is not redrawn by a carriage return.
+  // The bar takes what the text leaves, 10 to 20 columns, and goes below 40 (the end of
+  // the text is cut instead).
+  const std::size_t room = columns > 0 ? columns - 1 : 0;
+  const std::size_t spare = room > text.size() + 3 ? room - text.size() - 3 : 0;
+  const std::size_t width = columns < 40 ? 0 : std::clamp<std::size_t>(spare, 10, 20);
+  std::string line;
+  if (width > 0) {
+    const std::size_t filled = s.total ? width * s.settled_count / s.total : width;
+    line = "[" + std::string(filled, '#') + std::string(width - filled, '-') + "] ";
+  }
+  line += text;
+  if (line.size() > room) line.resize(room);
+  return line;
 }
 
 std::string ProgressView::log_line(const RunSnapshot& s) {
@@ -110,8 +126,10 @@ void ProgressView::on_tick(const RunSnapshot& s) {
     drain_announced_ = true;
     std::string line = "stopping (" + s.stop_reason + "): " + std::to_string(s.in_flight) +
                        " requests out finish and are recorded; the rest stays pending for the next run";
-    if (s.drain_timeout.count() > 0)
-      line += "; this takes at most " + duration_text(s.drain_timeout) + ", and a second Ctrl-C stops at once";
+    if (s.drain_timeout.count() > 0) line += "; this takes at most " + duration_text(s.drain_timeout);
+    // After a signal, the next one stops at once; otherwise the first one starts a drain.
+    line += s.stopped_by_signal ? "; a second Ctrl-C (or SIGTERM) stops at once"
+                                : "; Ctrl-C twice stops at once";
     if (mode_ == ProgressMode::bar) {
       err_ << "\r\033[K" << "batchcut: " << line << "\n";
       bar_shown_ = false;
@@ -120,10 +138,7 @@ void ProgressView::on_tick(const RunSnapshot& s) {
     }
   }
   if (mode_ == ProgressMode::bar) {
-    std::string line = bar_line(s, 20);
-    // One line that fits, or the carriage return cannot redraw it.
-    if (const std::size_t cols = terminal_columns(); line.size() >= cols) line.resize(cols - 1);
-    err_ << "\r\033[K" << line << std::flush;
+    err_ << "\r\033[K" << bar_line(s, terminal_columns()) << std::flush;
     bar_shown_ = true;
   } else if (mode_ == ProgressMode::log && log_ && s.elapsed - last_log_ >= log_interval_) {
     last_log_ = s.elapsed;

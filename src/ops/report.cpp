@@ -108,11 +108,14 @@ std::vector<std::string> next_steps(const RunReport& r) {
   }
   if (r.run.ledger_failure && r.run.stop != StopReason::ledger)
     steps.push_back("the ledger could not be written; keep the NOT RECORDED ids printed above and fix its disk");
-  if (auto n = states.at(JobState::failed))
+  if (auto n = states.at(JobState::failed)) {
+    std::string run_fixed = "batchcut run fix.csv";
+    for (const auto& arg : r.target_args) run_fixed += " " + shell_quote(arg);
     steps.push_back(counted(n, "job") + (n == 1 ? " was" : " were") +
                     " refused by the API for good: see why with `batchcut export " + ledger +
-                    " --states failed`; to send them again, fix them in `batchcut export " + ledger +
-                    " --manifest --states failed > fix.csv` and run that");
+                    " --states failed`; to send them again, write them to a manifest with `batchcut export " +
+                    ledger + " --manifest --states failed > fix.csv`, correct it, then `" + run_fixed + "`");
+  }
   if (auto n = states.at(JobState::retry_exhausted))
     steps.push_back(counted(n, "job") +
                     " ran out of attempts (nothing was cut): send them again later with `batchcut replay " + ledger + "`");

@@ -22,6 +22,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
 #include <csignal>
 #include <deque>
 #include <mutex>
@@ -29,6 +30,8 @@
 #include <random>
 #include <set>
 #include <utility>
+
+#include "batchcut/ops/log.hpp"
 
 namespace batchcut {
 
@@ -293,6 +296,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void stop(StopReason reason, std::string why, int signal = 0) {
+    stopping_ = true;  // before the view is told: its snapshot says draining
     if (summary_.stop == StopReason::none) {
       summary_.stop = reason;
       summary_.abort_reason = std::move(why);
@@ -300,7 +304,6 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
       log_->warn("stopping: {}; requests out finish, the rest stays as it is", summary_.abort_reason);
       if (options_.on_tick && !finished_) options_.on_tick(snapshot());  // the view shows the drain at once
     }
-    stopping_ = true;
     if (wake_) wake_->cancel();
     if (deadline_timer_) deadline_timer_->cancel();
     pacer_.close();  // nobody waits out a pause that no longer matters
@@ -595,6 +598,17 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     ++in_flight_;
     AttemptResult result = co_await connection.round_trip(request, options_.timeout);
     --in_flight_;
+    // A server may quote our Authorization header back: the key goes no further than here,
+    // into no ledger record, summary or log.
+    result.body = redacted(result.body);
+    result.error_text = redacted(result.error_text);
+    if (log_->should_log(spdlog::level::trace)) {  // -vv: every exchange, with what the server said
+      std::string said = result.body.substr(0, 2000);
+      std::replace_if(said.begin(), said.end(), [](char ch) { return ch == '\n' || ch == '\r'; }, ' ');
+      log_->trace("{} {} -> {} in {} ms{}{}: {}", request.post ? "POST" : "GET", request.target, result.status,
+                  result.elapsed.count() / 1000, result.error == TransportError::none ? "" : " ",
+                  result.error == TransportError::none ? "" : to_string(result.error), said);
+    }
     RunStats& stats = summary_.stats;
     if (result.error == TransportError::none || result.status > 0)
       ++stats.requests[{kind, result.status}];
@@ -710,6 +724,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     s.paused = summary_.paused;
     s.draining = stopping_;
     s.stop_reason = summary_.abort_reason;
+    s.stopped_by_signal = summary_.stop == StopReason::signal;
     // A request out ends within its timeout; after a signal, the drain timeout cuts it short.
     s.drain_timeout = summary_.stop == StopReason::signal ? std::min(options_.drain_timeout, milliseconds(options_.timeout))
                                                           : milliseconds(options_.timeout);

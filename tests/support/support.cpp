@@ -26,7 +26,15 @@ struct ExecArgs {
   std::vector<char*> argv, envp;
   ExecArgs(const std::string& program, const std::vector<std::string>& args,
            const std::vector<std::string>& env) {
-    for (char** e = environ; *e; ++e) envs.emplace_back(*e);
+    // A variable given in `env` replaces the inherited one (a child's getenv finds the first).
+    auto named = [&env](const std::string& entry) {
+      const auto name = entry.substr(0, entry.find('=') + 1);
+      for (const auto& e : env)
+        if (e.starts_with(name)) return true;
+      return false;
+    };
+    for (char** e = environ; *e; ++e)
+      if (!named(*e)) envs.emplace_back(*e);
     for (const auto& e : env) envs.push_back(e);
     argv.push_back(const_cast<char*>(program.c_str()));
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));

@@ -41,6 +41,9 @@ struct EmulatorFaults {
   // Every API answer carries a Content-Security-Policy header with a value this long, as a
   // CDN's can be; 0 = off. Over 8 KiB it passes a default Beast client's header limit.
   std::size_t extra_header_bytes = 0;
+  // A careless server: every JSON error answer (401, 404, 500, ...) quotes the Authorization
+  // header it received as its first error message. For tests that the key is redacted.
+  bool echo_authorization = false;
 };
 
 enum class EmulatorTls { none, files, self_signed };

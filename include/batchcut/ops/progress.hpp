@@ -32,8 +32,9 @@ class ProgressView {
   // The run is over: the bar's line is cleared (the summary follows).
   void finish();
 
-  // "[######----] 120/300 40.0% | ok 118 failed 1 doubt 1 | retry 3 | out 8 | 9.8/s | ETA 18s"
-  static std::string bar_line(const RunSnapshot& s, std::size_t width);
+  // "[######----] 120/300 40.0% ETA 18s | ok 118 failed 1 exhausted 0 doubt 1 | retrying 3, out 8 | 9.8/s",
+  // shorter than `columns` (the bar shrinks to 10, goes under 40 columns; then the end is cut).
+  static std::string bar_line(const RunSnapshot& s, std::size_t columns);
   static std::string log_line(const RunSnapshot& s);
 
  private:

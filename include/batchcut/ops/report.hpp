@@ -20,6 +20,9 @@ struct RunReport {
   std::optional<std::filesystem::path> manifest;
   std::filesystem::path ledger;
   std::string base_url;
+  // The flags that send a new manifest (with a ledger of its own) where this run sent:
+  // --base-url, and --ca-file and --auth-scheme when the run had them.
+  std::vector<std::string> target_args;
   std::chrono::system_clock::time_point started;
   std::chrono::system_clock::time_point ended;
   std::size_t total = 0;                  // jobs in the manifest (or selected from the ledger)

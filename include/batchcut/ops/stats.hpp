@@ -78,6 +78,7 @@ struct RunSnapshot {
   std::chrono::milliseconds paused{0};  // all workers stood still on Retry-After
   bool draining = false;            // stopping: requests out finish, nothing new starts
   std::string stop_reason;          // why it is draining
+  bool stopped_by_signal = false;   // a second signal stops at once
   std::chrono::milliseconds drain_timeout{0};  // after a signal: the longest the drain may take
   RunStats stats;
 };
