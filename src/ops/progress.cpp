@@ -122,6 +122,7 @@ milliseconds ProgressView::tick_interval() const {
 }
 
 void ProgressView::on_tick(const RunSnapshot& s) {
+  if (log_) log_->flush();  // log lines written since the last tick go before the bar
   if (s.draining && !drain_announced_) {
     drain_announced_ = true;
     std::string line = "stopping (" + s.stop_reason + "): " + std::to_string(s.in_flight) +
@@ -147,6 +148,7 @@ void ProgressView::on_tick(const RunSnapshot& s) {
 }
 
 void ProgressView::finish() {
+  if (log_) log_->flush();
   if (bar_shown_) err_ << "\r\033[K" << std::flush;
   bar_shown_ = false;
 }

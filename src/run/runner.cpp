@@ -600,8 +600,8 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     --in_flight_;
     // A server may quote our Authorization header back: the key goes no further than here,
     // into no ledger record, summary or log.
-    result.body = redacted(result.body);
-    result.error_text = redacted(result.error_text);
+    redact(result.body);
+    redact(result.error_text);
     if (log_->should_log(spdlog::level::trace)) {  // -vv: every exchange, with what the server said
       std::string said = result.body.substr(0, 2000);
       std::replace_if(said.begin(), said.end(), [](char ch) { return ch == '\n' || ch == '\r'; }, ' ');

@@ -36,6 +36,8 @@ void redact_in_logs(const std::string& secret);
 
 // `text` with every occurrence of the registered secret replaced.
 std::string redacted(std::string_view text);
+// The same, in place (no copy when there is nothing to replace).
+void redact(std::string& text);
 
 // "https://user:secret@host/x" -> "https://***@host/x": a URL given as an argument or a
 // config value may hold credentials; anything else is returned as it is.
