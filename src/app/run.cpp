@@ -404,6 +404,10 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   auto key = load_api_key(c, err);
   if (!key) return exit_usage;
   redact_in_logs(*key);  // whatever a server echoes, the log never shows the key
+  // The metrics endpoint and file come up before the ledger is touched: a port in use stops
+  // the run with nothing written.
+  RunMetrics metrics({c.metrics_file, c.metrics_listen, seconds_option(c.metrics_interval_seconds)}, err);
+  if (!metrics.start(plan.kept, plan.total)) return exit_usage;
   if (!existed) {
     if (!open_ledger()) return exit_usage;
     if (fs::file_size(ledger_path) != 0) {  // another run created it since we looked
@@ -456,8 +460,6 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   transport.loopback_only = !base->tls && !c.allow_insecure_http;
 
   ProgressView view(*view_mode, seconds_option(c.progress_interval_seconds), err, c.stderr_is_terminal, logger);
-  RunMetrics metrics({c.metrics_file, c.metrics_listen, seconds_option(c.metrics_interval_seconds)}, err);
-  if (!metrics.start(plan.kept, plan.total)) return exit_usage;
   const auto view_tick = view.tick_interval(), metrics_tick = metrics.tick_interval();
   options.tick_interval = view_tick.count() == 0 ? metrics_tick
                           : metrics_tick.count() == 0 ? view_tick : std::min(view_tick, metrics_tick);
