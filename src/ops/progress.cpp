@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <ostream>
 
+#include "batchcut/util/plural.hpp"
+
 namespace batchcut {
 
 using std::chrono::milliseconds;
@@ -125,8 +127,8 @@ void ProgressView::on_tick(const RunSnapshot& s) {
   if (log_) log_->flush();  // log lines written since the last tick go before the bar
   if (s.draining && !drain_announced_) {
     drain_announced_ = true;
-    std::string line = "stopping (" + s.stop_reason + "): " + std::to_string(s.in_flight) +
-                       " requests out finish and are recorded; the rest stays pending for the next run";
+    std::string line = "stopping (" + s.stop_reason + "): " + counted(s.in_flight, "request") +
+                       " still out will finish and be recorded; the rest stays pending for the next run";
     if (s.drain_timeout.count() > 0) line += "; this takes at most " + duration_text(s.drain_timeout);
     // After a signal, the next one stops at once; otherwise the first one starts a drain.
     line += s.stopped_by_signal ? "; a second Ctrl-C (or SIGTERM) stops at once"

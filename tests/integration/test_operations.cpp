@@ -287,7 +287,7 @@ TEST(Operations, SigtermDrainsSaysWhatIsLeftExits143AndTheNextLineRunsTheRest) {
                          dir);
   ASSERT_EQ(r.exit_code, 143) << r.out << r.err;
   EXPECT_NE(r.err.find("stopping (received SIGTERM): "), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find(" requests out finish and are recorded; the rest stays pending for the next run; "
+  EXPECT_NE(r.err.find(" still out will finish and be recorded; the rest stays pending for the next run; "
                        "this takes at most 5s; a second Ctrl-C (or SIGTERM) stops at once"),
             std::string::npos) << r.err;
   const auto steps = next_lines(r.out);

@@ -218,7 +218,7 @@ TEST(ProgressView, OnATerminalTheBarIsRedrawnInPlaceAndTheDrainAnnouncedOnce) {
   view.on_tick(stopping);
   view.on_tick(stopping);
   const std::string out = err.str();
-  const std::string announced = "batchcut: stopping (received SIGTERM): 8 requests out finish and are recorded; "
+  const std::string announced = "batchcut: stopping (received SIGTERM): 8 requests still out will finish and be recorded; "
                                 "the rest stays pending for the next run; this takes at most 5s; a second Ctrl-C";
   ASSERT_NE(out.find(announced), std::string::npos) << out;
   EXPECT_EQ(out.find(announced), out.rfind(announced)) << "announced twice";
