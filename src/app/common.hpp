@@ -26,9 +26,6 @@ void print_diagnostics(const Diagnostics& diags, std::ostream& err);
 // "12.3 s"
 std::string seconds_text(std::chrono::milliseconds ms);
 
-inline constexpr JobState all_states[] = {JobState::succeeded, JobState::failed, JobState::retry_exhausted,
-                                          JobState::in_doubt, JobState::pending};
-
 // A ledger that must exist and be whole (for export and status); problems go to `err`.
 std::optional<LedgerContents> read_existing_ledger(const std::filesystem::path& path, std::ostream& err);
 

@@ -130,7 +130,7 @@ struct StatusCounts {
 
 StatusCounts count(const Merged& m) {
   StatusCounts c;
-  for (auto s : all_states) c.states[s] = 0;
+  for (auto s : all_job_states) c.states[s] = 0;
   for (std::size_t i = 0; i < m.ledger.jobs.size(); ++i) {
     const Lifecycle& life = m.ledger.jobs[i].life;
     ++c.states[life.state];
@@ -160,7 +160,7 @@ void print_status_json(const Merged& m, const StatusCounts& c, std::ostream& out
     live = live || s.live;
   }
   json::object states;
-  for (auto s : all_states) states[to_string(s)] = c.states.at(s);
+  for (auto s : all_job_states) states[to_string(s)] = c.states.at(s);
   json::array urls;
   for (const auto& u : c.base_urls) urls.push_back(json::value(u));
   json::object o;
@@ -192,7 +192,7 @@ void print_status_text(const Merged& m, const StatusCounts& c, std::ostream& out
     }
     if (m.duplicates) out << "  (" << m.duplicates << " jobs are in more than one ledger; each is counted once)\n";
   }
-  for (auto s : all_states) out << "  " << std::left << std::setw(16) << to_string(s) << c.states.at(s) << "\n";
+  for (auto s : all_job_states) out << "  " << std::left << std::setw(16) << to_string(s) << c.states.at(s) << "\n";
   for (const auto& s : m.sources) {
     if (!s.live) continue;
     out << "  a batchcut run holds " << (one ? std::string("this ledger") : s.path.string()) << " now";

@@ -22,7 +22,7 @@ int print_plan(const RunCommand& c, const Plan& plan, const std::string& base_ur
       << plan.read_first << " read back first)\n";
   out << "  skip     " << kept << "  (settled in the ledger already:";
   const char* sep = " ";
-  for (auto s : all_states) {
+  for (auto s : all_job_states) {
     auto it = plan.kept.find(s);
     if (it == plan.kept.end() || it->second == 0) continue;
     out << sep << it->second << " " << to_string(s);

@@ -437,12 +437,12 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   options.rate = c.rate;
   options.burst = c.burst;
   options.max_attempts = c.max_attempts;
-  options.timeout = std::chrono::milliseconds(static_cast<long long>(c.timeout_seconds * 1000));
+  options.timeout = seconds_option(c.timeout_seconds);
   options.seed = c.seed;
-  options.backoff.base = std::chrono::milliseconds(static_cast<long long>(c.backoff_base_seconds * 1000));
-  options.backoff.cap = std::chrono::milliseconds(static_cast<long long>(c.backoff_cap_seconds * 1000));
+  options.backoff.base = seconds_option(c.backoff_base_seconds);
+  options.backoff.cap = seconds_option(c.backoff_cap_seconds);
   options.reconcile = c.reconcile;
-  options.reconcile_delay = std::chrono::milliseconds(static_cast<long long>(c.reconcile_delay_seconds * 1000));
+  options.reconcile_delay = seconds_option(c.reconcile_delay_seconds);
   options.retry_budget_percent = c.retry_budget_percent;
   options.halt_after_failures = c.halt_after_failures;
   options.halt_after_failure_rate = c.halt_after_failure_rate;
@@ -450,7 +450,7 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   if (deadline)
     options.deadline = RunClock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                              *deadline - std::chrono::system_clock::now());
-  options.drain_timeout = std::chrono::milliseconds(static_cast<long long>(c.drain_timeout_seconds * 1000));
+  options.drain_timeout = seconds_option(c.drain_timeout_seconds);
   options.handle_signals = c.handle_signals;
   TransportOptions transport;
   transport.base = *base;

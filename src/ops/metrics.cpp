@@ -30,9 +30,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr JobState every_state[] = {JobState::pending, JobState::succeeded, JobState::failed,
-                                    JobState::retry_exhausted, JobState::in_doubt};
-
 // With a listener, scrapes see the run at most this old.
 constexpr std::chrono::milliseconds listen_refresh{1000};
 
@@ -85,7 +82,7 @@ std::map<JobState, std::size_t> jobs_by_state(const std::map<JobState, std::size
                                               std::size_t total) {
   std::map<JobState, std::size_t> jobs;
   std::size_t settled = 0;
-  for (auto s : every_state) {
+  for (auto s : all_job_states) {
     if (s == JobState::pending) continue;
     const auto k = kept.find(s), r = this_run.find(s);
     jobs[s] = (k == kept.end() ? 0 : k->second) + (r == this_run.end() ? 0 : r->second);
@@ -106,7 +103,7 @@ std::string render_metrics(const MetricsSample& m) {
   x.family("batchcut_jobs", "gauge",
            "Jobs of the manifest (or the replay) by state, those settled by earlier runs included; "
            "a job not settled yet is pending.");
-  for (auto s : every_state) {
+  for (auto s : all_job_states) {
     const auto it = m.jobs.find(s);
     x.sample("batchcut_jobs", label("state", to_string(s)), it == m.jobs.end() ? 0 : it->second);
   }

@@ -21,9 +21,6 @@ using std::chrono::milliseconds;
 
 namespace {
 
-constexpr JobState all_states[] = {JobState::succeeded, JobState::failed, JobState::retry_exhausted,
-                                   JobState::in_doubt, JobState::pending};
-
 const char* to_string(StopReason r) {
   switch (r) {
     case StopReason::none: return "none";
@@ -57,7 +54,7 @@ std::string iso(std::chrono::system_clock::time_point t) {
 std::map<JobState, std::size_t> RunReport::final_states() const {
   std::map<JobState, std::size_t> states = kept;
   for (const auto& [s, n] : run.states) states[s] += n;
-  for (auto s : all_states) states[s];  // every state present, zero or not
+  for (auto s : all_job_states) states[s];  // every state present, zero or not
   return states;
 }
 
@@ -134,7 +131,7 @@ void print_report(const RunReport& r, std::ostream& out) {
   const auto states = r.final_states();
   out << "batchcut: " << counted(r.total, "job") << ":";
   const char* sep = " ";
-  for (auto s : all_states) {
+  for (auto s : all_job_states) {
     out << sep << states.at(s) << " " << batchcut::to_string(s);
     sep = ", ";
   }

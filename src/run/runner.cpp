@@ -715,7 +715,6 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     s.settled_count = settled_count_;
     s.in_flight = in_flight_;
     s.waiting_retry = delayed_.size();
-    s.fresh_left = fresh_.size();
     s.requests = summary_.requests;
     s.retries = summary_.retries;
     s.reads = summary_.reconciles;

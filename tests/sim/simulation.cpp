@@ -503,7 +503,6 @@ class History {
     o.retry_budget_percent = rng_.chance(0.5) ? 20 : 100;
     if (!clean && rng_.chance(0.2)) o.halt_after_failures = static_cast<std::size_t>(rng_.between(1, 5));
     if (!clean && rng_.chance(0.2)) o.deadline = clock_.now() + rng_.millis(0, 4000);
-    o.tick_interval = 0ms;
     o.seed = gen_seed();
     return o;
   }

@@ -118,7 +118,6 @@ RunOptions fast_options() {
   o.backoff.base = std::chrono::milliseconds(1);
   o.backoff.cap = std::chrono::milliseconds(2);
   o.reconcile_delay = std::chrono::milliseconds(0);
-  o.tick_interval = std::chrono::milliseconds(0);
   o.seed = 1;
   return o;
 }
@@ -259,7 +258,6 @@ TEST(RunnerScheduling, ADueReadBackOrRetryGoesBeforeFreshJobs) {
   o.backoff.cap = std::chrono::milliseconds(2000);
   o.reconcile_delay = std::chrono::milliseconds(500);
   o.adaptive_rate = false;  // every first answer is a 503: AIMD would slow the whole run down
-  o.tick_interval = std::chrono::milliseconds(0);
   o.seed = 7;
   std::vector<RunJob> jobs;
   for (int i = 0; i < 1500; ++i) {

@@ -37,6 +37,10 @@ enum class JobState { pending, succeeded, failed, retry_exhausted, in_doubt };
 const char* to_string(JobState s);
 std::optional<JobState> parse_job_state(std::string_view s);
 
+// Every state, in the order summaries, status and metrics list them.
+inline constexpr JobState all_job_states[] = {JobState::succeeded, JobState::failed, JobState::retry_exhausted,
+                                              JobState::in_doubt, JobState::pending};
+
 enum class Phase : std::uint8_t {
   idle,      // nothing is out: the next step is a cut, or a read-back first when in doubt
   cut_out,   // a cut's dispatch is on disk and its request may be out; no answer seen yet

@@ -69,7 +69,6 @@ struct RunSnapshot {
   std::size_t settled_count = 0;
   std::size_t in_flight = 0;        // requests on the wire now
   std::size_t waiting_retry = 0;    // retries and read-backs waiting for their time
-  std::size_t fresh_left = 0;       // never tried in this run
   std::size_t requests = 0;         // cuts sent
   std::size_t retries = 0;          // of which were retries
   std::size_t reads = 0;            // read-backs sent
