@@ -93,7 +93,7 @@ std::optional<Merged> read_ledgers(const std::vector<fs::path>& paths, std::ostr
     auto spec_at = [&](std::size_t pos) -> const JobSpec& { return m.ledger.jobs[pos].spec; };
     for (auto& job : found->jobs) {
       const std::size_t pos = m.ledger.jobs.size();
-      const std::size_t at = m.ledger.index.find_or_add(job.spec.project_id, job.spec.live_video_id, pos, spec_at);
+      const std::size_t at = m.ledger.index.find_or_add(job.spec.identity(), pos, spec_at);
       if (at == pos) {
         m.ledger.jobs.push_back(std::move(job));
         m.from.push_back(source);

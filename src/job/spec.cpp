@@ -4,9 +4,23 @@
 
 namespace batchcut {
 
+std::string JobSpec::key() const {
+  std::string k = project_id + "/" + live_video_id;
+  if (kind == JobKind::clip) {
+    if (!clip_id.empty()) {
+      k += " clip " + clip_id;
+    } else {
+      k += " clip \"";
+      k += title;
+      k += '"';
+    }
+  }
+  return k;
+}
+
 bool JobSpec::same_request(const JobSpec& o) const {
-  if (project_id != o.project_id || live_video_id != o.live_video_id ||
-      visibility != o.visibility || range != o.range)
+  if (identity() != o.identity() || visibility != o.visibility || range != o.range ||
+      title != o.title)
     return false;
   switch (range) {
     case RangeKind::whole: return true;
@@ -23,6 +37,20 @@ const char* to_string(RangeKind kind) {
     case RangeKind::datetime: return "datetime";
   }
   return "?";
+}
+
+const char* to_string(JobKind kind) {
+  switch (kind) {
+    case JobKind::stop_and_cut: return "stop-and-cut";
+    case JobKind::clip: return "clip";
+  }
+  return "?";
+}
+
+std::optional<JobKind> parse_job_kind(std::string_view s) {
+  for (JobKind k : {JobKind::stop_and_cut, JobKind::clip})
+    if (s == to_string(k)) return k;
+  return std::nullopt;
 }
 
 std::string Diagnostic::to_string() const {

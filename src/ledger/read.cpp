@@ -479,7 +479,7 @@ void Folder::fold_job(LineCheck& c) {
   // A later job record for the same key is a deliberate re-run (--allow-changed): the new
   // spec replaces the old; the job's lifecycle is kept.
   auto& jobs = out_.jobs;
-  const std::size_t i = out_.index.find_or_add(project_id_, live_video_id_, jobs.size(),
+  const std::size_t i = out_.index.find_or_add(JobIdentity{project_id_, live_video_id_}, jobs.size(),
                                                 [&jobs](std::size_t p) -> const JobSpec& { return jobs[p].spec; });
   if (i == jobs.size()) jobs.emplace_back();
   jobs[i].spec = std::move(spec);
@@ -496,7 +496,7 @@ JobRecord* Folder::existing(LineCheck& c, std::string_view type) {
       out_.jobs[guess].spec.project_id == project_id_)
     r = &out_.jobs[guess];
   else
-    r = out_.find(project_id_, live_video_id_);
+    r = out_.find(JobIdentity{project_id_, live_video_id_});
   if (r) guess = static_cast<std::size_t>(r - out_.jobs.data()) + 1;
   if (!r) {
     c.error("liveVideoId", std::string(type) + " record for job " + std::string(project_id_) + "/" +
@@ -595,8 +595,8 @@ void Folder::fold_event(LineCheck& c, std::string_view type) {
 
 }  // namespace
 
-const JobRecord* LedgerContents::find(std::string_view project_id, std::string_view live_video_id) const {
-  auto pos = index.find(project_id, live_video_id,
+const JobRecord* LedgerContents::find(const JobIdentity& id) const {
+  auto pos = index.find(id,
                         [this](std::size_t p) -> const JobSpec& { return jobs[p].spec; });
   return pos ? &jobs[*pos] : nullptr;
 }

@@ -247,7 +247,7 @@ void find_duplicates(const std::vector<JobSpec>& jobs, const std::string& file, 
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     const JobSpec& j = jobs[i];
     if (j.project_id.empty() || j.live_video_id.empty()) continue;  // already reported
-    const std::size_t first = index.find_or_add(j.project_id, j.live_video_id, i, spec_at);
+    const std::size_t first = index.find_or_add(j.identity(), i, spec_at);
     if (first != i)
       out.push_back(Diagnostic{file, j.line, "",
                                "duplicate job for " + j.key() + ", first at line " + std::to_string(jobs[first].line)});

@@ -77,8 +77,8 @@ struct LedgerContents {
 
   JobIndex index;                   // positions in `jobs`
 
-  const JobRecord* find(std::string_view project_id, std::string_view live_video_id) const;
-  const JobRecord* find(const JobSpec& spec) const { return find(spec.project_id, spec.live_video_id); }
+  const JobRecord* find(const JobIdentity& id) const;
+  const JobRecord* find(const JobSpec& spec) const { return find(spec.identity()); }
 };
 
 // Whether an event's record carries the "state" the job is in after it (answer, giveup).
