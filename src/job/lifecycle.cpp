@@ -27,6 +27,7 @@ const char* to_string(Phase p) {
     case Phase::idle: return "idle";
     case Phase::cut_out: return "cut_out";
     case Phase::read_out: return "read_out";
+    case Phase::lookup_out: return "lookup_out";
     case Phase::done: return "done";
   }
   return "?";
@@ -50,6 +51,37 @@ const char* to_string(ReadVerdict v) {
     case ReadVerdict::unreadable: return "unreadable";
   }
   return "?";
+}
+
+const char* to_string(LookupVerdict v) {
+  switch (v) {
+    case LookupVerdict::found: return "found";
+    case LookupVerdict::none: return "none";
+    case LookupVerdict::several: return "several";
+    case LookupVerdict::unreadable: return "unreadable";
+  }
+  return "?";
+}
+
+const char* to_string(Op op) {
+  switch (op) {
+    case Op::cut: return "cut";
+    case Op::read: return "read";
+    case Op::lookup: return "lookup";
+  }
+  return "?";
+}
+
+std::optional<Op> parse_op(std::string_view s) {
+  for (Op v : {Op::cut, Op::read, Op::lookup})
+    if (s == to_string(v)) return v;
+  return std::nullopt;
+}
+
+std::optional<LookupVerdict> parse_lookup_verdict(std::string_view s) {
+  for (LookupVerdict v : {LookupVerdict::found, LookupVerdict::none, LookupVerdict::several, LookupVerdict::unreadable})
+    if (s == to_string(v)) return v;
+  return std::nullopt;
 }
 
 std::optional<CutVerdict> parse_cut_verdict(std::string_view s) {
@@ -83,7 +115,16 @@ void on_dispatch(Lifecycle& job, const Dispatch& e) {
   if (job.phase != Phase::idle) impossible(job, "a dispatch");
   if (e.op == Op::read) {
     if (!job.doubt) impossible(job, "a read-back with nothing in doubt");
+    if (job.kind == JobKind::clip) impossible(job, "a read-back of a clip (a clip is looked up)");
+    if (job.stopped) impossible(job, "a read-back of a stream already read as stopped");
     job.phase = Phase::read_out;
+    return;
+  }
+  if (e.op == Op::lookup) {
+    if (!job.doubt) impossible(job, "a lookup with nothing in doubt");
+    if (job.kind == JobKind::stop_and_cut && !job.stopped)
+      impossible(job, "a lookup before the stream was read as stopped");
+    job.phase = Phase::lookup_out;
     return;
   }
   if (job.doubt && !e.blind) impossible(job, "a cut before the doubt is settled");
@@ -92,6 +133,7 @@ void on_dispatch(Lifecycle& job, const Dispatch& e) {
                         std::to_string(job.attempts));
   job.phase = Phase::cut_out;
   job.attempts = e.attempt;
+  if (e.attempt == 1) job.first_cut_at_ms = e.at_ms;
 }
 
 void on_withdraw(Lifecycle& job, const Withdraw& e) {
@@ -143,11 +185,42 @@ void on_read_answer(Lifecycle& job, const ReadAnswer& e) {
       job.doubt = false;
       return;
     case ReadVerdict::stopped:
+      // Most likely by our cut: its VOD is looked up next (still in doubt until found).
       job.error = stopped_already;
       if (job.http_status != 0) job.error += " (last cut answer: HTTP " + std::to_string(job.http_status) + ")";
-      settle(job, JobState::in_doubt);
+      job.stopped = true;
+      job.live_title = e.live_title;
       return;
     case ReadVerdict::unreadable:
+      return;
+  }
+}
+
+void on_lookup_answer(Lifecycle& job, const LookupAnswer& e) {
+  if (job.phase != Phase::lookup_out) impossible(job, "an answer to a lookup");
+  job.phase = Phase::idle;
+  switch (e.verdict) {
+    case LookupVerdict::found:
+      job.doubt = false;
+      job.recovered = true;
+      job.video_public_id = e.video_public_id;
+      job.error = "recovered by a lookup: " + e.error;
+      settle(job, JobState::succeeded);
+      return;
+    case LookupVerdict::none:
+      if (job.kind == JobKind::clip) {
+        job.doubt = false;  // nothing was made: the clip may be sent again
+        return;
+      }
+      job.error = "stream already stopped, but no VOD of it was found: " + e.error;
+      settle(job, JobState::in_doubt);
+      return;
+    case LookupVerdict::several:
+      job.error = (job.kind == JobKind::clip ? "a clip may have been made, and the lookup is ambiguous: "
+                                             : "stream already stopped, and the lookup is ambiguous: ") + e.error;
+      settle(job, JobState::in_doubt);
+      return;
+    case LookupVerdict::unreadable:
       return;
   }
 }
@@ -173,7 +246,7 @@ void on_interrupted(Lifecycle& job) {
     job.error = "the run ended before the answer to cut attempt " + std::to_string(job.attempts) +
                 " was seen";
     job.phase = Phase::idle;
-  } else if (job.phase == Phase::read_out) {
+  } else if (job.phase == Phase::read_out || job.phase == Phase::lookup_out) {
     job.phase = Phase::idle;  // still in doubt
   }
 }
@@ -191,6 +264,7 @@ void step(Lifecycle& job, const Event& event) {
         else if constexpr (std::is_same_v<E, GiveUp>) on_give_up(job, e);
         else if constexpr (std::is_same_v<E, Reopen>) on_reopen(job);
         else if constexpr (std::is_same_v<E, Interrupted>) on_interrupted(job);
+        else if constexpr (std::is_same_v<E, LookupAnswer>) on_lookup_answer(job, e);
         else static_assert(!sizeof(E), "an event step() does not handle");
       },
       event);
@@ -198,21 +272,25 @@ void step(Lifecycle& job, const Event& event) {
 
 Next next_step(const Lifecycle& job, const Budget& budget) {
   if (job.phase != Phase::idle) return Next::none;
-  if (job.doubt && budget.reconcile) return budget.reads_left ? Next::read : Next::give_up;
+  if (job.doubt && budget.reconcile) {
+    if (!budget.reads_left) return Next::give_up;
+    return job.kind == JobKind::clip || job.stopped ? Next::lookup : Next::read;
+  }
   return budget.attempts_left ? Next::cut : Next::give_up;
 }
 
 std::string describe(const Lifecycle& job) {
   std::string s = job.phase == Phase::done ? to_string(job.state) : to_string(job.phase);
   s += " after " + std::to_string(job.attempts) + " cut attempt(s)";
-  if (job.doubt) s += ", in doubt (a cut may be out)";
+  if (job.doubt && job.stopped) s += ", in doubt (the stream is stopped; its VOD is looked up)";
+  else if (job.doubt) s += ", in doubt (a cut may be out)";
   else if (job.ever_doubt && job.phase != Phase::done) s += ", doubt settled by a read-back";
   return s;
 }
 
 const char* to_string(const Event& event) {
-  static constexpr const char* names[] = {"dispatch", "withdraw", "answer", "answer",
-                                          "giveup",   "reopen",   "interrupted"};
+  static constexpr const char* names[] = {"dispatch", "withdraw", "answer",      "answer",
+                                          "giveup",   "reopen",   "interrupted", "answer"};
   return names[event.index()];
 }
 

@@ -188,4 +188,20 @@ std::optional<FieldProblem> check_date_time_order(utc_time from, utc_time to, co
   return FieldProblem{JobField::date_time_to, "must be after " + std::string(names.date_time_from)};
 }
 
+std::optional<std::string> check_title(std::string_view title) {
+  if (title.empty()) return "a clip needs a title";
+  if (title.size() > 4 * max_title_length) return "too long";
+  return std::nullopt;
+}
+
+std::optional<std::string> check_clip_id(std::string_view clip_id) {
+  if (clip_id.empty() || clip_id.size() > max_clip_id_length) return "must be 1 to 128 characters";
+  return std::nullopt;
+}
+
+std::optional<std::string> check_clip_range(RangeKind range) {
+  if (range != RangeKind::ms) return "a clip needs fromMilisecond and toMilisecond";
+  return std::nullopt;
+}
+
 }  // namespace batchcut

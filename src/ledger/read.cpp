@@ -31,19 +31,21 @@ enum Field : std::uint8_t {
   f_type, f_ts, f_project_id, f_live_video_id, f_visibility, f_from_ms, f_to_ms, f_dt_from,
   f_dt_to, f_label, f_attempt, f_op, f_http_status, f_error, f_verdict, f_elapsed_ms, f_state,
   f_video_public_id, f_blind, f_messages, f_format, f_base_url, f_auth_scheme, f_ca_file,
-  f_shard, f_count, f_none = 255
+  f_shard, f_kind, f_title, f_clip_id, f_live_title, f_candidates, f_publish_status, f_duration,
+  f_expected_duration, f_duration_mismatch, f_count, f_none = 255
 };
 
 constexpr std::string_view kFieldNames[f_count] = {
     "type", "ts", "projectId", "liveVideoId", "videoVisibilityOptionId", "fromMilisecond",
     "toMilisecond", "dateTimeFrom", "dateTimeTo", "label", "attempt", "op", "httpStatus",
     "error", "verdict", "elapsedMs", "state", "videoPublicId", "blind", "messages", "format",
-    "baseUrl", "authScheme", "caFile", "shard"};
+    "baseUrl", "authScheme", "caFile", "shard", "kind", "title", "clipId", "liveTitle", "candidates",
+    "publishStatus", "duration", "expectedDuration", "durationMismatch"};
 
 // Candidates by key length, so a key is compared with at most a few names.
 constexpr std::size_t kMaxFieldName = 24;
 constexpr auto kFieldsByLength = [] {
-  std::array<std::array<Field, 5>, kMaxFieldName> t{};  // a row per length: at most 5 (error, label, state, blind, shard)
+  std::array<std::array<Field, 8>, kMaxFieldName> t{};  // a row per length: at most 6 (error, label, state, blind, shard, title)
   for (auto& row : t) row.fill(f_none);
   for (std::uint8_t i = 0; i < f_count; ++i) {
     auto& row = t[kFieldNames[i].size()];
@@ -69,6 +71,7 @@ struct Slot {
   Kind kind = Kind::missing;
   std::string str;
   std::int64_t num = 0;
+  double real = 0;  // any number's value (durations are not integers)
 };
 
 struct LineRecord {
@@ -158,15 +161,20 @@ class LineHandler {
   }
   bool on_number_part(json::string_view, json::error_code&) { return true; }
   bool on_int64(std::int64_t v, json::string_view, json::error_code&) {
-    if (depth_ == 1 && cur_ != f_none) rec.slots[cur_].num = v;
+    if (depth_ == 1 && cur_ != f_none) {
+      rec.slots[cur_].num = v;
+      rec.slots[cur_].real = static_cast<double>(v);
+    }
     value(Kind::int64);
     return true;
   }
-  bool on_uint64(std::uint64_t, json::string_view, json::error_code&) {
+  bool on_uint64(std::uint64_t v, json::string_view, json::error_code&) {
+    if (depth_ == 1 && cur_ != f_none) rec.slots[cur_].real = static_cast<double>(v);
     value(Kind::uint64);
     return true;
   }
-  bool on_double(double, json::string_view, json::error_code&) {
+  bool on_double(double v, json::string_view, json::error_code&) {
+    if (depth_ == 1 && cur_ != f_none) rec.slots[cur_].real = v;
     value(Kind::number);
     return true;
   }
@@ -292,6 +300,28 @@ struct LineCheck {
     return s && integer(*s, f, value, min, max);
   }
 
+  // A number (a duration in seconds) or null.
+  bool nullable_number(Field f, std::optional<double>& value) {
+    const Slot* s = need(f);
+    if (!s) return false;
+    if (s->kind == Kind::null) {
+      value.reset();
+      return true;
+    }
+    if (s->kind != Kind::int64 && s->kind != Kind::uint64 && s->kind != Kind::number) {
+      error(kFieldNames[f], "must be a number or null");
+      return false;
+    }
+    value = s->real;
+    return true;
+  }
+
+  // An optional string member: absent is fine (value stays empty).
+  bool optional_string(Field f, std::string_view& value) {
+    if (rec[f].kind == Kind::missing) return true;
+    return string(f, value);
+  }
+
   bool nullable_integer(Field f, std::optional<std::int64_t>& value) {
     const Slot* s = need(f);
     if (!s) return false;
@@ -334,11 +364,14 @@ class Folder {
   JobRecord* existing(LineCheck& c, std::string_view type);
   std::optional<Event> read_event(LineCheck& c, std::string_view type);
   void fold_event(LineCheck& c, std::string_view type);
+  void fold_vod(LineCheck& c);
+  bool read_identity(LineCheck& c);
 
   LedgerContents& out_;
   std::string file_;
   json::basic_parser<LineHandler> parser_;
   std::string_view project_id_, live_video_id_;
+  JobIdentity identity_;  // of the record being folded (views into the parser's slots)
   bool have_ids_ = false;
   bool header_seen_ = false;
   bool not_a_ledger_ = false;
@@ -383,10 +416,39 @@ bool Folder::line(std::string_view text, std::size_t lineno) {
   }
   have_ids_ = c.string(f_project_id, project_id_, false);
   have_ids_ = c.string(f_live_video_id, live_video_id_, false) && have_ids_;
+  have_ids_ = read_identity(c) && have_ids_;
   if (type == "job")
     fold_job(c);
+  else if (type == "vod")
+    fold_vod(c);
   else
     fold_event(c, type);
+  return true;
+}
+
+// The rest of a job's identity: a clip's "kind" and its clipId, or its title without one.
+bool Folder::read_identity(LineCheck& c) {
+  identity_ = JobIdentity{project_id_, live_video_id_};
+  std::string_view kind_text, clip_id, title;
+  if (!c.optional_string(f_kind, kind_text)) return false;
+  const auto kind = kind_text.empty() ? std::optional<JobKind>(JobKind::stop_and_cut) : parse_job_kind(kind_text);
+  if (!kind) {
+    c.error("kind", "unknown kind '" + std::string(kind_text) + "' (expected stop-and-cut or clip)");
+    return false;
+  }
+  if (!c.optional_string(f_clip_id, clip_id) || !c.optional_string(f_title, title)) return false;
+  identity_.kind = *kind;
+  if (*kind == JobKind::stop_and_cut) {
+    if (!clip_id.empty()) c.error("clipId", "only a clip has a clipId");
+    if (!title.empty()) c.error("title", "only a clip has a title");
+    return c.ok;
+  }
+  identity_.by_clip_id = !clip_id.empty();
+  identity_.clip = identity_.by_clip_id ? clip_id : title;
+  if (identity_.clip.empty()) {
+    c.error("title", "a clip's record must name it by clipId or title");
+    return false;
+  }
   return true;
 }
 
@@ -394,9 +456,9 @@ void Folder::fold_run(LineCheck& c) {
   std::int64_t format = 0;
   std::string_view base_url, auth_scheme;
   std::optional<std::string_view> ca_file;
-  if (c.integer(f_format, format, 0) && format != ledger_format)
-    c.error("format", "ledger format " + std::to_string(format) + " is not the " +
-                          std::to_string(ledger_format) + " this batchcut reads");
+  if (c.integer(f_format, format, 0) && (format < oldest_ledger_format || format > ledger_format))
+    c.error("format", "ledger format " + std::to_string(format) + " is not one this batchcut reads (" +
+                          std::to_string(oldest_ledger_format) + " to " + std::to_string(ledger_format) + ")");
   c.string(f_base_url, base_url, false);
   if (c.string(f_auth_scheme, auth_scheme) && auth_scheme != "bearer" && auth_scheme != "raw")
     c.error("authScheme", "must be bearer or raw");
@@ -475,13 +537,29 @@ void Folder::fold_job(LineCheck& c) {
   spec.project_id = project_id_;
   spec.live_video_id = live_video_id_;
   spec.label = label;
+  spec.kind = identity_.kind;
+  if (spec.kind == JobKind::clip) {
+    std::string_view title, clip_id;
+    c.optional_string(f_title, title);
+    c.optional_string(f_clip_id, clip_id);
+    if (auto e = check_title(title)) c.error("title", *e);
+    if (!clip_id.empty())
+      if (auto e = check_clip_id(clip_id)) c.error("clipId", *e);
+    if (auto e = check_clip_range(spec.range)) c.error("fromMilisecond", *e);
+    if (!c.ok) return;
+    spec.title = title;
+    spec.clip_id = clip_id;
+  }
 
   // A later job record for the same key is a deliberate re-run (--allow-changed): the new
   // spec replaces the old; the job's lifecycle is kept.
   auto& jobs = out_.jobs;
-  const std::size_t i = out_.index.find_or_add(JobIdentity{project_id_, live_video_id_}, jobs.size(),
+  const std::size_t i = out_.index.find_or_add(spec.identity(), jobs.size(),
                                                 [&jobs](std::size_t p) -> const JobSpec& { return jobs[p].spec; });
-  if (i == jobs.size()) jobs.emplace_back();
+  if (i == jobs.size()) {
+    jobs.emplace_back();
+    jobs[i].life.kind = spec.kind;
+  }
   jobs[i].spec = std::move(spec);
 }
 
@@ -492,15 +570,18 @@ JobRecord* Folder::existing(LineCheck& c, std::string_view type) {
   // before the index: a sequential walk through memory instead of two cache misses.
   std::size_t& guess = next_of_kind_[type == "dispatch" ? 0 : type == "answer" ? 1 : 2];
   const JobRecord* r = nullptr;
-  if (guess < out_.jobs.size() && out_.jobs[guess].spec.live_video_id == live_video_id_ &&
-      out_.jobs[guess].spec.project_id == project_id_)
+  if (guess < out_.jobs.size() && out_.jobs[guess].spec.identity() == identity_)
     r = &out_.jobs[guess];
   else
-    r = out_.find(JobIdentity{project_id_, live_video_id_});
+    r = out_.find(identity_);
   if (r) guess = static_cast<std::size_t>(r - out_.jobs.data()) + 1;
   if (!r) {
-    c.error("liveVideoId", std::string(type) + " record for job " + std::string(project_id_) + "/" +
-                               std::string(live_video_id_) + ", which has no job record before it");
+    JobSpec named;
+    named.project_id = project_id_;
+    named.live_video_id = live_video_id_;
+    named.kind = identity_.kind;
+    (identity_.by_clip_id ? named.clip_id : named.title) = identity_.clip;
+    c.error("liveVideoId", std::string(type) + " record for job " + named.key() + ", which has no job record before it");
     return nullptr;
   }
   return const_cast<JobRecord*>(r);
@@ -510,10 +591,12 @@ std::optional<Event> Folder::read_event(LineCheck& c, std::string_view type) {
   const LineRecord& rec = c.rec;
   std::int64_t attempt = 0, status = 0, elapsed = 0;
   std::string_view op, verdict, error;
+  std::optional<Op> parsed_op;
   auto read_op = [&](bool cut_only) {
     if (!c.string(f_op, op)) return;
-    if (op != "cut" && (cut_only || op != "read"))
-      c.error("op", "unknown op '" + std::string(op) + (cut_only ? "' (expected cut)" : "' (expected cut or read)"));
+    parsed_op = parse_op(op);
+    if (!parsed_op || (cut_only && parsed_op != Op::cut))
+      c.error("op", "unknown op '" + std::string(op) + (cut_only ? "' (expected cut)" : "' (expected cut, read or lookup)"));
     c.integer(f_attempt, attempt, 1);
   };
   auto read_answer_tail = [&] {
@@ -528,7 +611,16 @@ std::optional<Event> Folder::read_event(LineCheck& c, std::string_view type) {
     if (Kind k = rec[f_blind].kind; k == Kind::boolean) blind = rec[f_blind].num != 0;
     else if (k != Kind::missing) c.error("blind", "must be true or false");
     if (!c.ok) return std::nullopt;
-    return Dispatch{op == "cut" ? Op::cut : Op::read, static_cast<int>(attempt), blind};
+    Dispatch d{*parsed_op, static_cast<int>(attempt), blind};
+    // Only the first cut's time is used (a lookup starts there): parse no other "ts".
+    if (d.op == Op::cut && d.attempt == 1 && rec[f_ts].kind == Kind::string) {
+      if (auto t = parse_iso8601(rec[f_ts].str))
+        d.at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count();
+      else
+        c.error("ts", "not an ISO 8601 date-time");
+    }
+    if (!c.ok) return std::nullopt;
+    return d;
   }
   if (type == "withdraw") {
     read_op(true);
@@ -539,13 +631,31 @@ std::optional<Event> Folder::read_event(LineCheck& c, std::string_view type) {
     read_op(false);
     read_answer_tail();
     if (!c.ok) return std::nullopt;
-    if (op == "read") {
+    if (parsed_op == Op::read) {
       auto v = parse_read_verdict(verdict);
       if (!v) {
         c.error("verdict", "unknown read verdict '" + std::string(verdict) + "'");
         return std::nullopt;
       }
-      return ReadAnswer{static_cast<int>(attempt), *v, static_cast<int>(status), std::string(error), elapsed};
+      std::string_view live_title;
+      if (!c.optional_string(f_live_title, live_title)) return std::nullopt;
+      return ReadAnswer{static_cast<int>(attempt), *v, static_cast<int>(status), std::string(error), elapsed,
+                        std::string(live_title)};
+    }
+    if (parsed_op == Op::lookup) {
+      auto v = parse_lookup_verdict(verdict);
+      if (!v) c.error("verdict", "unknown lookup verdict '" + std::string(verdict) + "'");
+      std::optional<std::string_view> id;
+      c.nullable_string(f_video_public_id, id);
+      std::int64_t candidates = 0;
+      c.integer(f_candidates, candidates, 0);
+      if (v == LookupVerdict::found) {
+        if (!id || id->empty()) c.error("videoPublicId", "a lookup that found the VOD must carry its videoPublicId");
+        else if (auto e = check_id(*id)) c.error("videoPublicId", *e);
+      }
+      if (!c.ok) return std::nullopt;
+      return LookupAnswer{static_cast<int>(attempt), *v, std::string(id.value_or(std::string_view())),
+                          static_cast<int>(candidates), static_cast<int>(status), std::string(error), elapsed};
     }
     auto v = parse_cut_verdict(verdict);
     if (!v) c.error("verdict", "unknown cut verdict '" + std::string(verdict) + "'");
@@ -591,6 +701,37 @@ void Folder::fold_event(LineCheck& c, std::string_view type) {
                          to_string(r->life.state));
   if (std::holds_alternative<Dispatch>(*event))
     dispatched_.push_back(static_cast<std::size_t>(r - out_.jobs.data()));
+}
+
+void Folder::fold_vod(LineCheck& c) {
+  VodObservation v;
+  std::optional<std::string_view> id;
+  std::string_view status, error;
+  c.nullable_string(f_video_public_id, id);
+  if (c.string(f_publish_status, status)) {
+    if (auto s = parse_publish_status(status)) v.status = *s;
+    else c.error("publishStatus", "unknown publish status '" + std::string(status) + "'");
+  }
+  c.nullable_number(f_duration, v.duration_s);
+  c.nullable_number(f_expected_duration, v.expected_s);
+  if (Kind k = c.rec[f_duration_mismatch].kind; k == Kind::boolean) v.duration_mismatch = c.rec[f_duration_mismatch].num != 0;
+  else c.error("durationMismatch", k == Kind::missing ? "missing" : "must be true or false");
+  std::int64_t status_code = 0;
+  c.integer(f_http_status, status_code, 0, 999);
+  c.string(f_error, error);
+  JobRecord* r = existing(c, "vod");
+  if (!r || !c.ok) return;
+  if (r->life.state != JobState::succeeded || !id || *id != r->life.video_public_id) {
+    c.error("videoPublicId", "a vod record for " + r->spec.key() + ", whose job has " +
+                                 (r->life.state == JobState::succeeded ? "the VOD " + r->life.video_public_id
+                                                                       : std::string("no VOD (") + to_string(r->life.state) + ")"));
+    return;
+  }
+  v.video_public_id = *id;
+  v.http_status = static_cast<int>(status_code);
+  v.error = error;
+  v.ts = c.rec[f_ts].kind == Kind::string ? c.rec[f_ts].str : std::string();
+  r->vod = std::move(v);
 }
 
 }  // namespace

@@ -97,10 +97,9 @@ void append_digits(char*& p, unsigned v, int width) {
   p += width;
 }
 
-// "ts": now, UTC, millisecond precision: 2024-05-23T20:09:29.810Z.
-void append_now(std::string& out) {
+// A "ts": UTC, millisecond precision: 2024-05-23T20:09:29.810Z.
+void append_time(std::string& out, std::chrono::sys_time<std::chrono::milliseconds> now) {
   using namespace std::chrono;
-  auto now = floor<milliseconds>(system_clock::now());
   auto day = floor<days>(now);
   year_month_day ymd{day};
   hh_mm_ss hms{now - day};
@@ -125,17 +124,36 @@ void append_now(std::string& out) {
   out.append(buf, p);
 }
 
-// {"type":"T","ts":"..","projectId":"..","liveVideoId":"..   (the common prefix)
-void begin_record(std::string& out, std::string_view type, const JobSpec& spec) {
+void append_now(std::string& out) {
+  append_time(out, std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now()));
+}
+
+// {"type":"T","ts":"..","projectId":"..","liveVideoId":"..   (the common prefix), and for a
+// clip ,"kind":"clip" and its clipId, or its title when it has none: the job's identity.
+// `at_ms`: the record's time (Unix ms); 0: now.
+void begin_record(std::string& out, std::string_view type, const JobSpec& spec, std::int64_t at_ms = 0) {
   out.clear();
   out += "{\"type\":\"";
   out += type;
   out += "\",\"ts\":";
-  append_now(out);
+  if (at_ms != 0)
+    append_time(out, std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(at_ms)));
+  else
+    append_now(out);
   out += ",\"projectId\":";
   append_json_string(out, spec.project_id);
   out += ",\"liveVideoId\":";
   append_json_string(out, spec.live_video_id);
+  if (spec.kind == JobKind::clip) {
+    out += ",\"kind\":\"clip\"";
+    if (!spec.clip_id.empty()) {
+      out += ",\"clipId\":";
+      append_json_string(out, spec.clip_id);
+    } else {
+      out += ",\"title\":";
+      append_json_string(out, spec.title);
+    }
+  }
 }
 
 // Each appending thread builds its lines in its own reused buffer.
@@ -455,6 +473,10 @@ LedgerLog::Seq append_job(LedgerLog& log, const JobSpec& spec) {
   }
   out += ",\"label\":";
   append_json_string(out, spec.label);
+  if (spec.kind == JobKind::clip && !spec.clip_id.empty()) {  // the prefix has the clipId
+    out += ",\"title\":";
+    append_json_string(out, spec.title);
+  }
   out += "}\n";
   return log.append(out);
 }
@@ -462,8 +484,29 @@ LedgerLog::Seq append_job(LedgerLog& log, const JobSpec& spec) {
 namespace {
 
 void append_op(std::string& out, Op op, int attempt) {
-  out += op == Op::cut ? ",\"op\":\"cut\",\"attempt\":" : ",\"op\":\"read\",\"attempt\":";
+  out += ",\"op\":\"";
+  out += to_string(op);
+  out += "\",\"attempt\":";
   append_int(out, attempt);
+}
+
+void append_optional_id(std::string& out, std::string_view id) {
+  out += ",\"videoPublicId\":";
+  if (id.empty())
+    out += "null";
+  else
+    append_json_string(out, id);
+}
+
+// Durations in seconds, as the API gives them: shortest round-trip form, null when unknown.
+void append_seconds(std::string& out, const std::optional<double>& s) {
+  if (!s) {
+    out += "null";
+    return;
+  }
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, *s);
+  out.append(buf, r.ptr);
 }
 
 void append_answer_tail(std::string& out, int http_status, std::string_view error,
@@ -480,7 +523,8 @@ void append_answer_tail(std::string& out, int http_status, std::string_view erro
 
 LedgerLog::Seq append_event(LedgerLog& log, const JobSpec& spec, const Event& event, JobState after) {
   std::string& out = line_buffer();
-  begin_record(out, to_string(event), spec);
+  const auto* dispatch = std::get_if<Dispatch>(&event);
+  begin_record(out, to_string(event), spec, dispatch ? dispatch->at_ms : 0);
   std::visit(
       [&out](const auto& e) {
         using E = std::decay_t<decltype(e)>;
@@ -493,11 +537,8 @@ LedgerLog::Seq append_event(LedgerLog& log, const JobSpec& spec, const Event& ev
           append_op(out, Op::cut, e.attempt);
           out += ",\"verdict\":\"";
           out += to_string(e.verdict);
-          out += "\",\"videoPublicId\":";
-          if (e.video_public_id.empty())
-            out += "null";
-          else
-            append_json_string(out, e.video_public_id);
+          out += '"';
+          append_optional_id(out, e.video_public_id);
           append_answer_tail(out, e.http_status, e.error, e.elapsed_ms);
           out += ",\"messages\":[";
           for (std::size_t i = 0; i < e.messages.size(); ++i) {
@@ -510,6 +551,19 @@ LedgerLog::Seq append_event(LedgerLog& log, const JobSpec& spec, const Event& ev
           out += ",\"verdict\":\"";
           out += to_string(e.verdict);
           out += '"';
+          append_answer_tail(out, e.http_status, e.error, e.elapsed_ms);
+          if (!e.live_title.empty()) {
+            out += ",\"liveTitle\":";
+            append_json_string(out, e.live_title);
+          }
+        } else if constexpr (std::is_same_v<E, LookupAnswer>) {
+          append_op(out, Op::lookup, e.attempt);
+          out += ",\"verdict\":\"";
+          out += to_string(e.verdict);
+          out += '"';
+          append_optional_id(out, e.video_public_id);
+          out += ",\"candidates\":";
+          append_int(out, e.candidates);
           append_answer_tail(out, e.http_status, e.error, e.elapsed_ms);
         } else if constexpr (std::is_same_v<E, GiveUp>) {
           out += ",\"error\":";
@@ -526,6 +580,25 @@ LedgerLog::Seq append_event(LedgerLog& log, const JobSpec& spec, const Event& ev
     out += to_string(after);
     out += '"';
   }
+  out += "}\n";
+  return log.append(out);
+}
+
+LedgerLog::Seq append_vod(LedgerLog& log, const JobSpec& spec, const VodObservation& vod) {
+  std::string& out = line_buffer();
+  begin_record(out, "vod", spec);
+  append_optional_id(out, vod.video_public_id);
+  out += ",\"publishStatus\":\"";
+  out += to_string(vod.status);
+  out += "\",\"duration\":";
+  append_seconds(out, vod.duration_s);
+  out += ",\"expectedDuration\":";
+  append_seconds(out, vod.expected_s);
+  out += vod.duration_mismatch ? ",\"durationMismatch\":true" : ",\"durationMismatch\":false";
+  out += ",\"httpStatus\":";
+  append_int(out, vod.http_status);
+  out += ",\"error\":";
+  append_json_string(out, vod.error);
   out += "}\n";
   return log.append(out);
 }

@@ -109,4 +109,9 @@ RangeShape check_range_shape(const RangePresence& present, const RangeNames& nam
 std::optional<FieldProblem> check_ms_order(std::int64_t from, std::int64_t to, const RangeNames& names = {});
 std::optional<FieldProblem> check_date_time_order(utc_time from, utc_time to, const RangeNames& names = {});
 
+// ---- clips (placeholder until the manifest work lands) ----
+std::optional<std::string> check_title(std::string_view title);
+std::optional<std::string> check_clip_id(std::string_view clip_id);
+std::optional<std::string> check_clip_range(RangeKind range);
+
 }  // namespace batchcut

@@ -2,29 +2,39 @@
 // job/lifecycle.hpp). It is what resume, replay, status and export read.
 //
 // Record shapes (one JSON object per line; "ts" is ISO 8601 UTC, informational; records are
-// folded in file order). Every record but "run" names its job by projectId + liveVideoId.
-//   {"type":"run","ts":..,"format":2,"baseUrl":"https://..","authScheme":"bearer"|"raw",
+// folded in file order). Every record but "run" names its job by projectId + liveVideoId,
+// and a clip's also by "kind":"clip" and its "clipId", or its "title" when it has no clipId.
+//   {"type":"run","ts":..,"format":3,"baseUrl":"https://..","authScheme":"bearer"|"raw",
 //    "caFile":".."|null,"tool":"batchcut 0.2.0"[,"shard":"K/N"]}
 //        First in every ledger, then once per run: where the run sent its requests (never the
 //        key), and for a sharded run (run/shard.hpp) which shard of its manifest it took. A run record also marks the end of the run before it: any request that run
 //        still had out is folded as Interrupted (its answer was never seen).
 //   {"type":"job",..,"videoVisibilityOptionId":1,"fromMilisecond":..|null,"toMilisecond":..|null,
-//    "dateTimeFrom":..|null,"dateTimeTo":..|null,"label":".."}
+//    "dateTimeFrom":..|null,"dateTimeTo":..|null,"label":".."[,"kind":"clip","title":"..","clipId":".."]}
 //        Creates the job, or replaces its spec (--allow-changed) keeping its lifecycle.
-//   {"type":"dispatch",..,"op":"cut"|"read","attempt":N[,"blind":true]}
-//        A cut's dispatch is on disk before its request leaves.
+//   {"type":"dispatch",..,"op":"cut"|"read"|"lookup","attempt":N[,"blind":true]}
+//        A cut's dispatch is on disk before its request leaves. Its "ts" is when it left:
+//        a lookup searches for VODs made since the first cut's.
 //   {"type":"withdraw",..,"op":"cut","attempt":N}
 //        A dispatched cut that was never sent (the run stopped first).
 //   {"type":"answer",..,"op":"cut","attempt":N,"verdict":"success|retry|retry_in_doubt|refused|
 //    fatal","httpStatus":N,"videoPublicId":..|null,"error":"..","messages":[..],"elapsedMs":N,
 //    "state":"pending|succeeded|failed|in_doubt"}
 //   {"type":"answer",..,"op":"read","attempt":N,"verdict":"can_stop|stopped|unreadable",
-//    "httpStatus":N,"error":"..","elapsedMs":N,"state":"pending|in_doubt"}
+//    "httpStatus":N,"error":"..","elapsedMs":N[,"liveTitle":".."],"state":"pending"}
+//   {"type":"answer",..,"op":"lookup","attempt":N,"verdict":"found|none|several|unreadable",
+//    "videoPublicId":..|null,"candidates":N,"httpStatus":N,"error":"..","elapsedMs":N,
+//    "state":"pending|succeeded|in_doubt"}
 //        A success's videoPublicId is in the same line as its verdict: a crash can never leave
 //        one without the other.
 //   {"type":"giveup",..,"error":"..","state":"retry_exhausted|in_doubt"}
 //   {"type":"reopen",..}
 //        A settled job (not succeeded) taken up again by replay or a re-run.
+//   {"type":"vod",..,"videoPublicId":"..","publishStatus":"unknown|processing|ready|failed|
+//    reencoding","duration":N|null,"expectedDuration":N|null,"durationMismatch":bool,
+//    "httpStatus":N,"error":".."}
+//        One read of a succeeded job's VOD on the manage API (batchcut track). Changes no
+//        job state; the latest one is what status and export show.
 // "state" is the job's state after the record, as the writer saw it; the fold computes it
 // again through step() and reports a ledger whose records disagree with it.
 // Strings are JSON-escaped; bytes >= 0x80 pass through verbatim (so even a label of invalid
@@ -44,10 +54,13 @@
 #include "batchcut/job/spec.hpp"
 #include "batchcut/run/shard.hpp"
 #include "batchcut/util/diagnostic.hpp"
+#include "batchcut/vod/vod.hpp"
 
 namespace batchcut {
 
-inline constexpr int ledger_format = 2;
+// 3: clips, lookups and vod records. Format 2 ledgers (no clips) are read as they are.
+inline constexpr int ledger_format = 3;
+inline constexpr int oldest_ledger_format = 2;
 
 // Where a ledger's requests went: recorded by every run, used by the next one.
 struct RunTarget {
@@ -65,6 +78,7 @@ struct RunTarget {
 struct JobRecord {
   JobSpec spec;
   Lifecycle life;
+  std::optional<VodObservation> vod;  // the latest "vod" record of its VOD (batchcut track)
 };
 
 struct LedgerContents {
@@ -78,13 +92,17 @@ struct LedgerContents {
   JobIndex index;                   // positions in `jobs`
 
   const JobRecord* find(const JobIdentity& id) const;
+  // A stop-and-cut job, by its live video.
+  const JobRecord* find(std::string_view project_id, std::string_view live_video_id) const {
+    return find(JobIdentity{project_id, live_video_id});
+  }
   const JobRecord* find(const JobSpec& spec) const { return find(spec.identity()); }
 };
 
 // Whether an event's record carries the "state" the job is in after it (answer, giveup).
 inline bool record_names_state(const Event& e) {
   return std::holds_alternative<CutAnswer>(e) || std::holds_alternative<ReadAnswer>(e) ||
-         std::holds_alternative<GiveUp>(e);
+         std::holds_alternative<LookupAnswer>(e) || std::holds_alternative<GiveUp>(e);
 }
 
 // Reads a ledger. A missing file is an empty ledger. A last line without its newline that

@@ -15,6 +15,7 @@
 #include "batchcut/job/lifecycle.hpp"
 #include "batchcut/job/spec.hpp"
 #include "batchcut/ledger/ledger.hpp"
+#include "batchcut/vod/vod.hpp"
 
 namespace batchcut {
 
@@ -45,6 +46,7 @@ LedgerLog::Seq append_job(LedgerLog& log, const JobSpec& spec);
 // `after` is the job's state once the event is applied (written for people and checked by
 // the fold). Interrupted is never written.
 LedgerLog::Seq append_event(LedgerLog& log, const JobSpec& spec, const Event& event, JobState after);
+LedgerLog::Seq append_vod(LedgerLog& log, const JobSpec& spec, const VodObservation& vod);
 
 enum class LedgerSync { group_commit, none };
 
