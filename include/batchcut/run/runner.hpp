@@ -29,6 +29,13 @@ namespace batchcut {
 
 struct RunOptions {
   BaseUrl base;
+  // The manage API, where a lost answer's VOD is looked up (vod/lookup.hpp); batchcut track
+  // reads VODs there too. Default: default_manage_base_url.
+  BaseUrl manage_base;
+  // A lookup takes VODs inserted up to this long before the first cut was dispatched: the
+  // server's clock may be behind ours. Wider finds an older same-titled VOD; narrower may
+  // miss ours and send the clip again.
+  std::chrono::milliseconds lookup_clock_skew{60000};
   int concurrency = 8;
   double rate = 10;   // requests per second over all workers; 0 = unlimited
   double burst = 1;
