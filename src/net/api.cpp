@@ -76,12 +76,10 @@ std::optional<BaseUrl> parse_base_url(std::string_view text, std::string* error)
   return url;
 }
 
-namespace {
-
-// An id as one path segment. Ids are validated to [A-Za-z0-9_-] elsewhere; should a crafted
-// one get here anyway, every byte outside RFC 3986's unreserved set is percent-encoded, so it
-// cannot hold a '/', '?', '#' or line break. (An id of "." or ".." is refused by the transport.)
-void append_segment(std::string& out, std::string_view id) {
+// Ids are validated to [A-Za-z0-9_-] elsewhere; should a crafted one get into a path anyway,
+// it is encoded here, so it cannot hold a '/', '?', '#' or line break. (An id of "." or ".."
+// is refused by the transport.)
+void append_percent_encoded(std::string& out, std::string_view id) {
   static constexpr char hex[] = "0123456789ABCDEF";
   for (const char ch : id) {
     const auto c = static_cast<unsigned char>(ch);
@@ -96,6 +94,10 @@ void append_segment(std::string& out, std::string_view id) {
     }
   }
 }
+
+namespace {
+
+void append_segment(std::string& out, std::string_view id) { append_percent_encoded(out, id); }
 
 std::string video_path(const BaseUrl& base, const char* api, const JobSpec& job) {
   std::string t;
@@ -137,6 +139,29 @@ std::string stop_and_cut_body(const JobSpec& job) {
   body += std::to_string(static_cast<int>(job.visibility));
   body += "}";
   return body;
+}
+
+std::string cut_and_publish_target(const BaseUrl& base, const JobSpec& job) {
+  return video_path(base, "/api/v2/", job) + "/cut-and-publish";
+}
+
+std::string cut_and_publish_body(const JobSpec& job) {
+  // Only the millisecond pair is documented for this call; the validator refuses the rest.
+  std::string body = "{\"title\":";
+  body += json::serialize(json::string(job.title));
+  body += ",\"fromMilisecond\":" + std::to_string(job.from_ms);
+  body += ",\"toMilisecond\":" + std::to_string(job.to_ms);
+  body += ",\"videoVisibilityOptionId\":" + std::to_string(static_cast<int>(job.visibility));
+  body += "}";
+  return body;
+}
+
+std::string cut_target(const BaseUrl& base, const JobSpec& job) {
+  return job.kind == JobKind::clip ? cut_and_publish_target(base, job) : stop_and_cut_target(base, job);
+}
+
+std::string cut_body(const JobSpec& job) {
+  return job.kind == JobKind::clip ? cut_and_publish_body(job) : stop_and_cut_body(job);
 }
 
 const char* to_string(TransportError e) {
@@ -349,6 +374,17 @@ std::optional<bool> parse_can_stop_and_cut(std::string_view body) {
     if (status && status->is_string() && status->get_string() == "Processing") return std::nullopt;
   }
   return flag->get_bool();
+}
+
+std::string parse_live_video_title(std::string_view body) {
+  json::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec || !v.is_object()) return {};
+  auto* result = v.get_object().if_contains("result");
+  if (!result || !result->is_object()) return {};
+  auto* title = result->get_object().if_contains("title");
+  if (!title || !title->is_string()) return {};
+  return std::string(title->get_string());
 }
 
 }  // namespace batchcut

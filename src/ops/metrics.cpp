@@ -134,7 +134,7 @@ std::string render_metrics(const MetricsSample& m) {
            seconds(std::chrono::duration_cast<std::chrono::microseconds>(m.paused)));
 
   x.family("batchcut_request_duration_seconds", "histogram", "Request latency in this run, by kind.");
-  for (auto kind : {RequestKind::cut, RequestKind::read}) {
+  for (auto kind : all_request_kinds) {
     const auto& h = m.stats.latency_of(kind);
     const std::string k = label("kind", to_string(kind));
     for (std::size_t i = 0; i < LatencyHistogram::prometheus_bounds.size(); ++i)

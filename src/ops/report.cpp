@@ -145,10 +145,10 @@ void print_report(const RunReport& r, std::ostream& out) {
   std::snprintf(line, sizeof line, " in %.1f s, %.1f req/s\n", seconds(run.elapsed), run.achieved_rate());
   out << "  requests: " << run.requests << " stop-and-cut (" << counted(run.retries, "retry", "retries") << "), "
       << counted(run.reconciles, "state read") << ", over " << counted(run.connections, "connection") << line;
-  for (auto kind : {RequestKind::cut, RequestKind::read}) {
+  for (auto kind : all_request_kinds) {
     const LatencyHistogram& h = run.stats.latency_of(kind);
     if (!h.count()) continue;
-    out << "  latency (" << (kind == RequestKind::cut ? "stop-and-cut" : "state read") << "): p50 " << latency_text(h.quantile(0.5))
+    out << "  latency (" << describe(kind) << "): p50 " << latency_text(h.quantile(0.5))
         << ", p90 " << latency_text(h.quantile(0.9)) << ", p99 " << latency_text(h.quantile(0.99)) << ", max "
         << latency_text(h.max()) << "\n";
   }
@@ -213,7 +213,7 @@ std::string report_json(const RunReport& r) {
   doc["requests"] = std::move(requests);
 
   json::object latency;
-  for (auto kind : {RequestKind::cut, RequestKind::read}) {
+  for (auto kind : all_request_kinds) {
     const LatencyHistogram& h = run.stats.latency_of(kind);
     latency[to_string(kind)] = json::object{{"count", h.count()},
                                             {"p50", seconds(h.quantile(0.5))},

@@ -20,7 +20,25 @@ std::int64_t bucket_top(std::size_t i) {
 
 }  // namespace
 
-const char* to_string(RequestKind k) { return k == RequestKind::cut ? "stop_and_cut" : "read"; }
+const char* to_string(RequestKind k) {
+  switch (k) {
+    case RequestKind::cut: return "stop_and_cut";
+    case RequestKind::clip: return "cut_and_publish";
+    case RequestKind::read: return "read";
+    case RequestKind::lookup: return "lookup";
+  }
+  return "?";
+}
+
+const char* describe(RequestKind k) {
+  switch (k) {
+    case RequestKind::cut: return "stop-and-cut";
+    case RequestKind::clip: return "cut-and-publish";
+    case RequestKind::read: return "state read";
+    case RequestKind::lookup: return "lookup";
+  }
+  return "?";
+}
 
 void LatencyHistogram::record(std::chrono::microseconds latency) {
   const auto us = std::max<std::int64_t>(latency.count(), 0);

@@ -29,9 +29,11 @@
 #include <queue>
 #include <random>
 #include <set>
+#include <unordered_map>
 #include <utility>
 
 #include "batchcut/ops/log.hpp"
+#include "batchcut/vod/lookup.hpp"
 
 namespace batchcut {
 
@@ -236,9 +238,10 @@ static FatalCause fatal_cause(const AttemptResult& r) {
 class Runner::Impl : public std::enable_shared_from_this<Impl> {
  public:
   Impl(RunOptions options, Transport& transport, LedgerLog& ledger,
-       std::shared_ptr<spdlog::logger> logger)
+       std::shared_ptr<spdlog::logger> logger, Transport* manage_transport)
       : options_(std::move(options)),
         transport_(transport),
+        manage_transport_(manage_transport),
         ledger_(ledger),
         log_(std::move(logger)),
         bucket_(options_.rate, options_.burst),
@@ -260,13 +263,19 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     started_ = RunClock::now();
     for (std::size_t i = 0; i < jobs_.size(); ++i) {
       RunJob& job = jobs_[i];
+      job.life.kind = job.spec.kind;
       step(job.life, Interrupted{});  // a request the ledger shows out belongs to a run that is gone
       if (job.reopen) apply(i, Reopen{});
+      if (!job.life.settled() && job.spec.kind == JobKind::clip) ++clips_left_[live_key(job.spec)];
+    }
+    for (std::size_t i = 0; i < jobs_.size(); ++i) {
+      const RunJob& job = jobs_[i];
       if (job.life.settled()) continue;
-      if (next_step(job.life, budget(i)) == Next::cut)
-        fresh_.push_back(i);
-      else  // in doubt: read back once what an earlier run may have sent has settled
-        schedule(i, options_.reconcile_delay);
+      // A stream's clips are settled before it is stopped: its stop-and-cut waits for them.
+      if (job.spec.kind == JobKind::stop_and_cut && clips_left_.count(live_key(job.spec)))
+        held_[live_key(job.spec)].push_back(i);
+      else
+        begin(i);
     }
     if (options_.deadline) arm_deadline(*options_.deadline);
     if (options_.on_tick && options_.tick_interval.count() > 0) {
@@ -276,6 +285,9 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
 
     const int connections = std::max(1, options_.concurrency);
     for (int c = 0; c < connections; ++c) connections_.add(transport_.make_connection());
+    // Lookups are rare: a couple of connections to the manage API, when it is another host.
+    if (manage_transport_)
+      for (int c = 0; c < std::min(2, connections); ++c) manage_connections_.add(manage_transport_->make_connection());
     const auto workers = std::clamp<std::size_t>(2 * static_cast<std::size_t>(connections), 1,
                                                  std::max<std::size_t>(1, jobs_.size()));
     workers_left_ = static_cast<int>(workers);
@@ -308,6 +320,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     if (deadline_timer_) deadline_timer_->cancel();
     pacer_.close();  // nobody waits out a pause that no longer matters
     connections_.close();
+    manage_connections_.close();
   }
 
   // After this, no ledger callback posts to the event loop: call before the loop goes.
@@ -323,8 +336,10 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     durable_waiters_.clear();
     awaiting_ledger_.reset();
     connections_.drop_waiters();
+    manage_connections_.drop_waiters();
     pacer_.drop_waiters();
     connections_.destroy();
+    manage_connections_.destroy();
     summary_.forced = true;
     RunSummary s = close_summary();
     wake_.reset();
@@ -345,6 +360,28 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     std::string last_cause;  // what the last cut got, for retries by cause
   };
 
+  // ---- the first step of a job in this run ----
+
+  void begin(std::size_t idx) {
+    if (next_step(jobs_[idx].life, budget(idx)) == Next::cut)
+      fresh_.push_back(idx);
+    else  // in doubt: read back or look up once what an earlier run may have sent has settled
+      schedule(idx, options_.reconcile_delay);
+  }
+
+  static std::string live_key(const JobSpec& spec) { return spec.project_id + "/" + spec.live_video_id; }
+
+  // A clip settled: when it was its stream's last in this run, the stream's stop-and-cut may go.
+  void clip_settled(const JobSpec& spec) {
+    auto it = clips_left_.find(live_key(spec));
+    if (it == clips_left_.end() || --it->second > 0) return;
+    clips_left_.erase(it);
+    if (auto held = held_.extract(live_key(spec))) {
+      for (std::size_t idx : held.mapped()) begin(idx);
+      notify();
+    }
+  }
+
   // ---- one place where a job changes state ----
 
   LedgerLog::Seq apply(std::size_t idx, const Event& event) {
@@ -362,7 +399,8 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   void schedule(std::size_t idx, milliseconds delay) {
     switch (next_step(jobs_[idx].life, budget(idx))) {
       case Next::cut:
-      case Next::read: requeue(idx, delay); break;
+      case Next::read:
+      case Next::lookup: requeue(idx, delay); break;
       case Next::give_up: give_up(idx); break;
       case Next::none: break;
     }
@@ -372,7 +410,9 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     const Lifecycle& life = jobs_[idx].life;
     const Progress& p = progress_[idx];
     std::string why;
-    if (life.doubt && options_.reconcile)
+    if (life.doubt && options_.reconcile && (life.kind == JobKind::clip || life.stopped))
+      why = "the VOD could not be looked up in " + std::to_string(p.reads) + " tries: " + p.last_read_error;
+    else if (life.doubt && options_.reconcile)
       why = "the stream's state could not be read in " + std::to_string(p.reads) +
             " tries: " + p.last_read_error;
     else if (life.doubt)
@@ -472,6 +512,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     switch (next_step(jobs_[pick.idx].life, budget(pick.idx))) {
       case Next::cut: co_await cut(pick.idx, pick.retry); break;
       case Next::read: co_await read_back(pick.idx); break;
+      case Next::lookup: co_await look_up(pick.idx); break;
       case Next::give_up: give_up(pick.idx); break;
       case Next::none: break;
     }
@@ -481,20 +522,23 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   struct Lease {
     Impl* self;
     Connection* connection;
+    ConnectionPool* pool = nullptr;
     Lease(Impl* s, Connection* c) : self(s), connection(c) {}
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
     ~Lease() { give_back(); }
     void give_back() {
-      if (connection && !self->abandoned_) self->connections_.release(connection);
+      if (connection && !self->abandoned_) pool->release(connection);
       connection = nullptr;
     }
   };
 
   // A connection and a send slot, or false once the run is stopping. Retries and reads get
   // both before fresh jobs do.
-  asio::awaitable<bool> ready_to_send(Lease& lease, bool retry) {
-    lease.connection = co_await connections_.acquire(executor_, retry);
+  // `manage`: the request goes to the manage API (a lookup).
+  asio::awaitable<bool> ready_to_send(Lease& lease, bool retry, bool manage = false) {
+    lease.pool = manage && manage_transport_ ? &manage_connections_ : &connections_;
+    lease.connection = co_await lease.pool->acquire(executor_, retry);
     if (!lease.connection) co_return false;
     const auto asked = RunClock::now();
     const bool go = co_await pacer_.acquire(executor_, retry);
@@ -508,7 +552,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     const int number = job.life.attempts + 1;
     // Write-ahead: the dispatch is on disk before the request can leave. `blind` only with
     // --no-reconcile: next_step() sends a cut while in doubt only then.
-    co_await durable(apply(idx, Dispatch{Op::cut, number, job.life.doubt}));
+    co_await durable(apply(idx, Dispatch{Op::cut, number, job.life.doubt, wall_clock_ms()}));
     Lease lease(this, nullptr);
     if (ledger_failed() || !co_await ready_to_send(lease, retry)) {
       apply(idx, Withdraw{number});  // never sent: the run stopped first
@@ -521,8 +565,9 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
       ++summary_.stats.retries_by_cause[p.last_cause];
     }
 
-    const HttpRequest request{true, stop_and_cut_target(options_.base, job.spec), stop_and_cut_body(job.spec)};
-    const AttemptResult result = co_await sent(RequestKind::cut, *lease.connection, request);
+    const HttpRequest request{true, cut_target(options_.base, job.spec), cut_body(job.spec)};
+    const AttemptResult result =
+        co_await sent(job.spec.kind == JobKind::clip ? RequestKind::clip : RequestKind::cut, *lease.connection, request);
     lease.give_back();
     const Classification c = classify(result);
     p.last_cause = retry_cause(result.status, result.error == TransportError::none ? "" : to_string(result.error));
@@ -562,7 +607,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     if (!co_await ready_to_send(lease, true)) co_return;  // stopping: still in doubt
     const int number = ++p.reads;
     ++summary_.reconciles;
-    apply(idx, Dispatch{Op::read, number});  // a GET changes nothing: no need to wait for disk
+    apply(idx, Dispatch{Op::read, number, false, wall_clock_ms()});  // a GET changes nothing: no need to wait for disk
     const HttpRequest request{false, live_video_target(options_.base, job.spec), {}};
     const AttemptResult result = co_await sent(RequestKind::read, *lease.connection, request);
     lease.give_back();
@@ -570,7 +615,9 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     if (result.error == TransportError::none && result.status == 200) can = parse_can_stop_and_cut(result.body);
     const Classification c = classify(result);  // for its error text and the fatal cases
     const ReadVerdict verdict = can ? (*can ? ReadVerdict::can_stop : ReadVerdict::stopped) : ReadVerdict::unreadable;
-    const auto seq = apply(idx, ReadAnswer{number, verdict, result.status, can ? "" : c.error, std::chrono::duration_cast<milliseconds>(result.elapsed).count()});
+    const auto seq = apply(idx, ReadAnswer{number, verdict, result.status, can ? "" : c.error,
+                                           std::chrono::duration_cast<milliseconds>(result.elapsed).count(),
+                                           verdict == ReadVerdict::stopped ? parse_live_video_title(result.body) : ""});
     if (log_->should_log(spdlog::level::debug))
       log_->debug("{} read {}: {} -> {}", job.spec.key(), number, to_string(verdict), describe(job.life));
     on_pushback(result.status, c);
@@ -584,13 +631,60 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
       settled(idx, seq);
       co_return;
     }
-    if (verdict == ReadVerdict::can_stop) {
+    if (verdict != ReadVerdict::unreadable) {  // can stop: cut again; stopped: look up its VOD
       p.reads = 0;
       schedule(idx, milliseconds(0));
       co_return;
     }
     p.last_read_error = c.error;
     schedule(idx, backoff_delay(options_.backoff, p.reads, uniform_(rng_), c.retry_after));
+  }
+
+  // Looks for the VOD an in-doubt cut may have made (vod/lookup.hpp). Never stops the run:
+  // a key the manage API refuses leaves the job in doubt, as it was before the lookup.
+  asio::awaitable<void> look_up(std::size_t idx) {
+    RunJob& job = jobs_[idx];
+    Progress& p = progress_[idx];
+    Lease lease(this, nullptr);
+    if (!co_await ready_to_send(lease, true, true)) co_return;  // stopping: still in doubt
+    const int number = ++p.reads;
+    ++summary_.lookups;
+    const LookupQuery query = lookup_query(job.spec, job.life, options_.lookup_clock_skew);
+    apply(idx, Dispatch{Op::lookup, number, false, wall_clock_ms()});  // a GET: no need to wait for disk
+    const HttpRequest request{false, lookup_target(options_.manage_base.value_or(options_.base), query), {}};
+    const AttemptResult result = co_await sent(RequestKind::lookup, *lease.connection, request);
+    lease.give_back();
+    const Classification c = classify(result);  // for the error text and the pushback
+    LookupResult found = result.error == TransportError::none
+                             ? match_lookup(result.status, result.body, query)
+                             : LookupResult{LookupVerdict::unreadable, {}, 0, c.error};
+    const auto seq = apply(idx, LookupAnswer{number, found.verdict, found.video_public_id, found.candidates,
+                                             result.status, found.error,
+                                             std::chrono::duration_cast<milliseconds>(result.elapsed).count()});
+    if (log_->should_log(spdlog::level::debug))
+      log_->debug("{} lookup {}: {} -> {}", job.spec.key(), number, to_string(found.verdict), describe(job.life));
+    on_pushback(result.status, c);
+    if (job.life.settled()) {
+      if (job.life.state == JobState::succeeded) {
+        ++summary_.recovered;
+        log_->info("{}: succeeded (recovered by a lookup): videoPublicId {}", job.spec.key(), job.life.video_public_id);
+      } else {
+        log_->warn("{}: in doubt: {}", job.spec.key(), job.life.error);
+      }
+      settled(idx, seq);
+      co_return;
+    }
+    if (found.verdict == LookupVerdict::none) {  // a clip nobody made: it may be sent again
+      p.reads = 0;
+      schedule(idx, milliseconds(0));
+      co_return;
+    }
+    p.last_read_error = found.error;
+    schedule(idx, backoff_delay(options_.backoff, p.reads, uniform_(rng_), c.retry_after));
+  }
+
+  static std::int64_t wall_clock_ms() {
+    return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   }
 
   // One request on the wire, counted for the live view and the metrics.
@@ -622,6 +716,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
 
   // A settled job counts once its record is on disk; the worker moves on at once.
   void settled(std::size_t idx, LedgerLog::Seq seq) {
+    if (jobs_[idx].spec.kind == JobKind::clip) clip_settled(jobs_[idx].spec);
     ++settled_count_;
     ++settled_states_[jobs_[idx].life.state];
     settling_.push_back(seq);  // appended in order, so the deque stays sorted
@@ -743,7 +838,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
         summary_.unrecorded.push_back({job.spec.key(), job.life.video_public_id});
     }
     if (failure && !summary_.ledger_failure) summary_.ledger_failure = *failure;
-    summary_.connections = transport_.connections_opened();
+    summary_.connections = transport_.connections_opened() + (manage_transport_ ? manage_transport_->connections_opened() : 0);
     summary_.elapsed = std::chrono::duration_cast<milliseconds>(RunClock::now() - started_);
     summary_.final_rate = adaptive_.enabled() ? adaptive_.current() : options_.rate;
     return summary_;
@@ -759,6 +854,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   void finish() {
     RunSummary s = close_summary();
     connections_.destroy();
+    manage_connections_.destroy();
     pacer_.end();
     wake_.reset();
     deadline_timer_.reset();
@@ -779,6 +875,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   std::shared_ptr<Gate> gate_ = std::make_shared<Gate>();
   bool abandoned_ = false;
   Transport& transport_;
+  Transport* manage_transport_;  // nullptr: the manage API is on the same host as the livestream API
   LedgerLog& ledger_;
   std::shared_ptr<spdlog::logger> log_;
   TokenBucket bucket_;
@@ -793,10 +890,13 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   std::optional<RunTimer> deadline_timer_;
   std::optional<RunTimer> progress_timer_;
   ConnectionPool connections_;
+  ConnectionPool manage_connections_;
   Pacer pacer_{bucket_};
   std::vector<RunJob> jobs_;
   std::vector<Progress> progress_;
   std::deque<std::size_t> fresh_;  // never tried in this run, next step a cut: in manifest order
+  std::unordered_map<std::string, int> clips_left_;  // "project/live" -> its clips not settled yet
+  std::unordered_map<std::string, std::vector<std::size_t>> held_;  // stop-and-cuts waiting for them
   using Due = std::pair<steady_time, std::size_t>;
   std::priority_queue<Due, std::vector<Due>, std::greater<>> delayed_;  // retries and reads
   std::vector<DurableWaiter> durable_waiters_;
@@ -818,8 +918,8 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
 };
 
 Runner::Runner(RunOptions options, Transport& transport, LedgerLog& ledger,
-               std::shared_ptr<spdlog::logger> logger)
-    : impl_(std::make_shared<Impl>(std::move(options), transport, ledger, std::move(logger))) {}
+               std::shared_ptr<spdlog::logger> logger, Transport* manage_transport)
+    : impl_(std::make_shared<Impl>(std::move(options), transport, ledger, std::move(logger), manage_transport)) {}
 
 Runner::~Runner() = default;
 
@@ -843,8 +943,15 @@ RunSummary run_jobs(const RunOptions& options, const TransportOptions& transport
                     std::shared_ptr<spdlog::logger> logger) {
   auto io = std::make_unique<asio::io_context>(1);
   auto transport = make_http_transport(io->get_executor(), transport_options);
+  std::unique_ptr<Transport> manage_transport;
+  if (options.manage_base && !same_origin(*options.manage_base, transport_options.base)) {
+    TransportOptions manage = transport_options;
+    manage.base = *options.manage_base;
+    manage.loopback_only = !manage.base.tls;  // the key goes in clear text only to this machine
+    manage_transport = make_http_transport(io->get_executor(), std::move(manage));
+  }
   std::optional<RunSummary> summary;
-  Runner runner(options, *transport, ledger, logger ? logger : spdlog::default_logger());
+  Runner runner(options, *transport, ledger, logger ? logger : spdlog::default_logger(), manage_transport.get());
 
   // First SIGINT/SIGTERM: stop dispatching and drain, at most drain_timeout.
   // A second one, or the drain timeout: stop at once (requests out are read back next run).
@@ -883,6 +990,7 @@ RunSummary run_jobs(const RunOptions& options, const TransportOptions& transport
   signals.reset();
   drain_storage.reset();
   io.reset();
+  manage_transport.reset();
   try {
     ledger.flush();
   } catch (const LedgerError&) {

@@ -25,6 +25,11 @@ struct BaseUrl {
   std::string host_header() const;  // host, plus :port when not the scheme's default
 };
 
+// Same scheme, host and port (one connection can serve both).
+inline bool same_origin(const BaseUrl& a, const BaseUrl& b) {
+  return a.tls == b.tls && a.host == b.host && a.port == b.port;
+}
+
 // http(s)://host[:port][/prefix]; an error message when malformed.
 std::optional<BaseUrl> parse_base_url(std::string_view text, std::string* error = nullptr);
 
@@ -35,6 +40,19 @@ std::string live_video_target(const BaseUrl& base, const JobSpec& job);
 
 // The JSON body: all five fields, the unused range pair as null, dates as UTC .fffZ.
 std::string stop_and_cut_body(const JobSpec& job);
+
+// POST {prefix}/api/v2/{projectId}/live-videos/{id}/cut-and-publish
+std::string cut_and_publish_target(const BaseUrl& base, const JobSpec& job);
+// {"title":..,"fromMilisecond":N,"toMilisecond":N,"videoVisibilityOptionId":N}
+std::string cut_and_publish_body(const JobSpec& job);
+
+// The job's own request, by its kind: stop-and-cut or cut-and-publish.
+std::string cut_target(const BaseUrl& base, const JobSpec& job);
+std::string cut_body(const JobSpec& job);
+
+// Appends `text` percent-encoded: every byte outside RFC 3986's unreserved set, so it can
+// be neither a path separator nor a query delimiter, nor leave its line.
+void append_percent_encoded(std::string& out, std::string_view text);
 
 // ---- what came back from one attempt ----
 
@@ -91,6 +109,9 @@ Classification classify(const AttemptResult& result,
 // does not say (wrong shape, not JSON), and also when it says true while liveStatus is
 // "Processing": a stop is under way, so "can stop" is not yet an answer to trust.
 std::optional<bool> parse_can_stop_and_cut(std::string_view body);
+// The live video's title from the same answer ("" when it does not say): a lookup of a
+// stopped stream's VOD searches by it.
+std::string parse_live_video_title(std::string_view body);
 
 // Retry-After: delta-seconds or an HTTP-date. nullopt when absent or malformed.
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <iterator>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -15,8 +16,13 @@
 
 namespace batchcut {
 
-enum class RequestKind { cut, read };
-const char* to_string(RequestKind k);  // "stop_and_cut", "read"
+// cut: stop-and-cut; clip: cut-and-publish; read: GET the live video; lookup: search the
+// project's videos for a lost answer's VOD.
+enum class RequestKind { cut, clip, read, lookup };
+inline constexpr RequestKind all_request_kinds[] = {RequestKind::cut, RequestKind::clip, RequestKind::read,
+                                                    RequestKind::lookup};
+const char* to_string(RequestKind k);  // "stop_and_cut", "cut_and_publish", "read", "lookup"
+const char* describe(RequestKind k);   // "stop-and-cut", "cut-and-publish", "state read", "lookup"
 
 // Latencies of one kind of request. Percentiles come from log-spaced buckets about 2 % wide
 // (so p99 is within 2 % of the true value, in constant memory); the maximum is exact. The
@@ -52,7 +58,7 @@ struct RunStats {
   std::map<std::pair<RequestKind, std::string>, std::uint64_t> request_errors;
   // Cuts sent again, by what the attempt before got: "http_503", "timeout", "closed", ...
   std::map<std::string, std::uint64_t> retries_by_cause;
-  std::array<LatencyHistogram, 2> latency;  // by RequestKind
+  std::array<LatencyHistogram, std::size(all_request_kinds)> latency;  // by RequestKind
   std::chrono::microseconds rate_limiter_wait{0};  // summed over requests: waiting for a send slot
 
   LatencyHistogram& latency_of(RequestKind k) { return latency[static_cast<int>(k)]; }

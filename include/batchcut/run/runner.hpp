@@ -30,8 +30,9 @@ namespace batchcut {
 struct RunOptions {
   BaseUrl base;
   // The manage API, where a lost answer's VOD is looked up (vod/lookup.hpp); batchcut track
-  // reads VODs there too. Default: default_manage_base_url.
-  BaseUrl manage_base;
+  // reads VODs there too (default_manage_base_url, set by the command line). nullopt: the
+  // same host as `base` (tests, the emulator).
+  std::optional<BaseUrl> manage_base;
   // A lookup takes VODs inserted up to this long before the first cut was dispatched: the
   // server's clock may be behind ours. Wider finds an older same-titled VOD; narrower may
   // miss ours and send the clip again.
@@ -86,6 +87,8 @@ struct RunSummary {
   std::size_t requests = 0;          // stop-and-cut attempts sent (or tried)
   std::size_t retries = 0;           // of which were retries
   std::size_t reconciles = 0;        // reads of a live video's state
+  std::size_t lookups = 0;           // searches of the manage API for a lost answer's VOD
+  std::size_t recovered = 0;         // jobs that succeeded through a lookup
   std::size_t connections = 0;       // connections opened
   std::chrono::milliseconds elapsed{0};
   std::chrono::milliseconds paused{0};  // time all workers stood still on Retry-After
@@ -108,8 +111,10 @@ struct RunSummary {
 // `ledger`. Every job's `job` record must already be in the ledger.
 class Runner {
  public:
+  // `manage_transport`: for lookups on the manage API when it is another host than the
+  // livestream API's; nullptr: lookups go through `transport` too.
   Runner(RunOptions options, Transport& transport, LedgerLog& ledger,
-         std::shared_ptr<spdlog::logger> logger);
+         std::shared_ptr<spdlog::logger> logger, Transport* manage_transport = nullptr);
   ~Runner();
 
   // Starts the run on the executor; `done` is called there with the summary.
