@@ -21,6 +21,7 @@
 #include "batchcut/run/clock.hpp"
 #include "batchcut/run/plan.hpp"
 #include "batchcut/run/runner.hpp"
+#include "batchcut/util/time_util.hpp"
 
 namespace batchcut::sim {
 
@@ -67,20 +68,33 @@ class Trace {
 
 // ---- the server: a model of the API's behaviour, with faults ----
 
+// A VOD the server made: of a stop-and-cut, or a clip.
+struct Vod {
+  std::string id;
+  std::string parent;  // the live video's key
+  std::string title;
+  bool clip = false;
+  std::string inserted;  // insertDate (wall clock at creation: a lookup's window is in wall time)
+};
+
 struct Video {
   std::string key;
+  std::string title;  // the live video's own title
   bool stopped = false;
   steady_time processing_until{};  // a stop under way: reads say Processing
   std::vector<std::string> vods;   // ids of the VODs made from it
   int cuts_after_stop = 0;         // cut requests that reached the backend once it was stopped
   bool id_delivered = false;       // a running client received the id of a VOD of it
   int refuse_with = 0;             // a permanent status for every cut of it (0: none)
+  std::map<std::string, int> clips_made;         // by title: clips made of it
+  std::set<std::string> clips_delivered;         // titles whose clip id a running client received
 };
 
 struct Faults {
   double p503 = 0, p429 = 0, p500 = 0, p_cut_drop = 0, p500_after_cut = 0, p_garbled = 0,
          p_slow = 0, p_read_fail = 0, p_refused = 0, p_late = 0;
   bool lenient = false;  // a cut of a stopped stream makes another VOD instead of a 400
+  bool omit_parent = false;  // the video list answers no parentVideoId (and ignores that filter)
   steady_time revoked_from{}, revoked_until{};  // a window in which the key gets 401
 };
 
@@ -108,11 +122,18 @@ class Server {
   const Faults& faults() const { return faults_; }
 
   Answer handle(const HttpRequest& request, steady_time now) {
+    if (request.target.rfind("/api/projects/", 0) == 0) {  // the manage API's video list
+      if (now >= faults_.revoked_from && now < faults_.revoked_until) return {401, R"({"errors":["expired key"]})"};
+      return list(request.target);
+    }
     Video* v = video_of(request.target);
     if (!v) return {404, R"({"success":false,"errors":["no such live video"]})"};
     if (now >= faults_.revoked_from && now < faults_.revoked_until) return {401, R"({"errors":["expired key"]})"};
+    if (request.post && request.target.ends_with("/cut-and-publish")) return clip(*v, request.body, now);
     return request.post ? cut(*v, now) : read(*v, now);
   }
+
+  const std::vector<Vod>& vods() const { return vods_; }
 
  private:
   Video* video_of(const std::string& target) {
@@ -136,13 +157,13 @@ class Server {
       ++v.cuts_after_stop;
       trace_("server: ", v.key, " cut again after it was stopped", faults_.lenient ? " (made another VOD)" : "");
       if (!faults_.lenient) return {400, R"({"success":false,"errors":["live video cannot be stopped"]})"};
-      v.vods.push_back(new_id());
+      v.vods.push_back(make_vod(v, v.title, false));
       return {200, ok_body(v.vods.back())};
     }
     if (rng_.chance(faults_.p500)) return {500, R"({"success":false,"errors":["internal"]})"};
     // The backend stops the stream and makes the VOD.
     v.stopped = true;
-    v.vods.push_back(new_id());
+    v.vods.push_back(make_vod(v, v.title, false));
     const ms processing = rng_.chance(faults_.p_slow) ? rng_.millis(1000, 6000) : rng_.millis(0, 50);
     v.processing_until = now + processing;
     trace_("server: cut ", v.key, " -> ", v.vods.back(), " (processing ", processing.count(), " ms)");
@@ -152,12 +173,73 @@ class Server {
     return {200, ok_body(v.vods.back()), "", false, processing};
   }
 
+  // cut-and-publish: a new clip every call, whether the stream runs or not.
+  Answer clip(Video& v, const std::string& body, steady_time) {
+    if (rng_.chance(faults_.p503)) return {503, "<html><body><h1>Error 503 Backend fetch failed</h1>Guru Meditation</body></html>"};
+    if (rng_.chance(faults_.p429)) return {429, "{}", "1"};
+    if (v.refuse_with) return {v.refuse_with, R"({"success":false,"errors":["refused"]})"};
+    if (rng_.chance(faults_.p500)) return {500, R"({"success":false,"errors":["internal"]})"};
+    const std::string title(boost::json::parse(body).at("title").as_string());
+    const std::string id = make_vod(v, title, true);
+    const int made = ++v.clips_made[title];
+    const ms processing = rng_.chance(faults_.p_slow) ? rng_.millis(1000, 6000) : rng_.millis(0, 50);
+    trace_("server: clip ", v.key, " \"", title, "\" -> ", id, made > 1 ? " (a DUPLICATE)" : "");
+    if (rng_.chance(faults_.p_cut_drop)) return {0, "", "", true, processing};
+    if (rng_.chance(faults_.p500_after_cut)) return {500, R"({"errors":["timeout talking to encoder"]})", "", false, processing};
+    if (rng_.chance(faults_.p_garbled)) return {200, "<html>stray bytes", "", false, processing};
+    return {200, ok_body(id), "", false, processing};
+  }
+
+  // GET /api/projects/{p}/videos?search=..&parentVideoId=..&page=1&take=N
+  Answer list(const std::string& target) {
+    if (rng_.chance(faults_.p_read_fail)) return {503, "<html>Backend fetch failed</html>"};
+    auto param = [&](const std::string& name) -> std::optional<std::string> {
+      const auto at = target.find(name + "=");
+      if (at == std::string::npos) return std::nullopt;
+      const auto end = target.find('&', at);
+      return percent_decoded(target.substr(at + name.size() + 1, end == std::string::npos ? std::string::npos : end - at - name.size() - 1));
+    };
+    const auto search = param("search");
+    const auto parent = param("parentVideoId");
+    boost::json::array items;
+    for (const Vod& vod : vods_) {
+      if (search && vod.title.find(*search) == std::string::npos) continue;
+      if (parent && !faults_.omit_parent && vod.parent.substr(vod.parent.find('/') + 1) != *parent) continue;
+      boost::json::object item{{"publicId", vod.id}, {"title", vod.title}, {"insertDate", vod.inserted},
+                               {"liveCutStartDate", "2026-01-01T00:00:00Z"}};
+      if (!faults_.omit_parent) item["parentVideoId"] = vod.parent.substr(vod.parent.find('/') + 1);
+      items.push_back(std::move(item));
+    }
+    boost::json::object result{{"currentPage", 1}, {"totalPages", 1}, {"pageSize", 100},
+                               {"totalCount", items.size()}, {"items", std::move(items)}};
+    return {200, boost::json::serialize(boost::json::object{{"success", true}, {"result", std::move(result)}})};
+  }
+
+  static std::string percent_decoded(const std::string& s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '%' && i + 2 < s.size()) {
+        out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+        i += 2;
+      } else {
+        out += s[i];
+      }
+    }
+    return out;
+  }
+
+  std::string make_vod(const Video& v, const std::string& title, bool is_clip) {
+    const auto now = std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
+    vods_.push_back({new_id(), v.key, title, is_clip, format_iso8601(utc_time(now.time_since_epoch()))});
+    return vods_.back().id;
+  }
+
   Answer read(Video& v, steady_time now) {
     if (rng_.chance(faults_.p_read_fail)) return {503, "<html>Backend fetch failed</html>"};
     if (now < v.processing_until)
       return {200, R"({"success":true,"result":{"liveStatus":"Processing","canStopAndCut":true}})"};
-    return {200, std::string(R"({"success":true,"result":{"liveStatus":")") + (v.stopped ? "Offline" : "Live") +
-                     R"(","canStopAndCut":)" + (v.stopped ? "false" : "true") + "}}"};
+    return {200, std::string(R"({"success":true,"result":{"title":")") + v.title + R"(","liveStatus":")" +
+                     (v.stopped ? "Offline" : "Live") + R"(","canStopAndCut":)" + (v.stopped ? "false" : "true") + "}}"};
   }
 
   std::string ok_body(const std::string& id) {
@@ -169,6 +251,7 @@ class Server {
   Trace& trace_;
   Faults faults_;
   std::map<std::string, Video> videos_;
+  std::vector<Vod> vods_;
   int made_ = 0;
 };
 
@@ -198,12 +281,18 @@ struct Pending {
   }
 };
 
+struct SentPost {
+  int process;
+  std::string target;
+};
+
 struct Network {
   SimulatedClock& clock;
   Server& server;
   Rng& rng;
   Trace& trace;
   Result& stats;
+  std::vector<SentPost> sent_posts = {};  // every cut and clip that left a client, in order
 };
 
 class SimConnection final : public Connection {
@@ -238,6 +327,7 @@ class SimConnection final : public Connection {
       return;
     }
     (request.post ? net_.stats.cuts_sent : net_.stats.reads_sent)++;
+    if (request.post) net_.sent_posts.push_back({proc_.number, request.target});
     if (net_.rng.chance(net_.server.faults().p_refused)) {
       clock.at(clock.now() + net_.rng.millis(1, 20), [pending] {
         AttemptResult r;
@@ -287,6 +377,15 @@ class SimConnection final : public Connection {
     if (ec || !v.is_object()) return;
     auto* result = v.as_object().if_contains("result");
     if (!result || !result->is_object() || !result->as_object().if_contains("videoPublicId")) return;
+    if (request.target.ends_with("/cut-and-publish")) {
+      const std::string id(result->as_object().at("videoPublicId").as_string());
+      for (const Vod& vod : net_.server.vods())
+        if (vod.id == id) {
+          net_.server.videos()[vod.parent].clips_delivered.insert(vod.title);
+          ++net_.stats.ids_delivered;
+        }
+      return;
+    }
     for (auto& [key, video] : net_.server.videos()) {
       if (request.target.find("/" + key.substr(key.find('/') + 1) + "/stop-and-cut") != std::string::npos &&
           request.target.find("/" + key.substr(0, key.find('/')) + "/") != std::string::npos) {
@@ -449,6 +548,8 @@ class History {
   }
 
   void make_manifest() {
+    omit_parent_ = rng_.chance(0.3);
+    shared_titles_ = !omit_parent_ && rng_.chance(0.5);
     const int n = rng_.between(1, 8);
     for (int i = 0; i < n; ++i) {
       JobSpec j;
@@ -460,15 +561,32 @@ class History {
         j.from_ms = rng_.between(0, 1000);
         j.to_ms = j.from_ms + rng_.between(1, 100000);
       }
-      manifest_.push_back(j);
-      Video& v = server_.add(j.key());
+      // Clips of it first, as a post-event manifest has them (the runner must order them anyway).
+      const int clips = rng_.chance(0.5) ? rng_.between(1, 3) : 0;
+      for (int c = 0; c < clips; ++c) {
+        JobSpec clip = j;
+        clip.kind = JobKind::clip;
+        clip.range = RangeKind::ms;
+        clip.from_ms = rng_.between(0, 1000);
+        clip.to_ms = clip.from_ms + rng_.between(1, 100000);
+        // Titles are unique in a live video (the manifest warns otherwise); across live
+        // videos they repeat only while the list answers parentVideoId to tell them apart.
+        clip.title = "Goal " + std::to_string(c + 1) + (shared_titles_ ? "" : " of " + j.live_video_id);
+        if (rng_.chance(0.5)) clip.clip_id = "c" + std::to_string(c + 1);
+        clip.line = static_cast<std::uint32_t>(100 + i * 10 + c);
+        manifest_.push_back(clip);
+      }
+      if (rng_.chance(0.8) || clips == 0) manifest_.push_back(j);  // most streams are stopped at the end
+      Video& v = server_.add(j.project_id + "/" + j.live_video_id);
+      v.title = "Live video " + j.live_video_id;
       if (rng_.chance(0.1)) v.refuse_with = std::array{400, 403, 404}[rng_.between(0, 2)];
     }
-    trace_("manifest: ", n, " jobs");
+    trace_("manifest: ", manifest_.size(), " jobs over ", n, " live videos", shared_titles_ ? ", clip titles shared across them" : "");
   }
 
   Faults random_faults(bool clean) {
     Faults f;
+    f.omit_parent = omit_parent_;
     if (clean) return f;
     const double scale = rng_.fraction(0, 1);
     f.p503 = scale * rng_.fraction(0, 0.3);
@@ -597,6 +715,7 @@ class History {
       trace_("run ", number, ": finished", p.summary->stopped_early() ? " early: " + p.summary->abort_reason : "");
     }
     p.crashed = true;  // whatever it had scheduled is void from now on
+    check_order(number);
     file_ = ledger->file_after(crashed);
 
     // One lifecycle: what the runner believes is what the ledger it wrote folds to.
@@ -625,8 +744,21 @@ class History {
       const bool same = a.phase == b.phase && a.state == b.state && a.doubt == b.doubt &&
                         a.ever_doubt == b.ever_doubt && a.attempts == b.attempts &&
                         a.video_public_id == b.video_public_id && a.http_status == b.http_status &&
-                        a.error == b.error;
+                        a.error == b.error && a.kind == b.kind && a.stopped == b.stopped &&
+                        a.live_title == b.live_title && a.recovered == b.recovered &&
+                        a.first_cut_at_ms == b.first_cut_at_ms;
       if (!same) violation(job.spec.key() + ": the runner has it " + describe(a) + ", the ledger folds to " + describe(b));
+    }
+  }
+
+  // Within one run, no clip of a live video leaves after that run sent its stop-and-cut.
+  void check_order(int run) {
+    std::set<std::string> stopped;  // targets' live-video part
+    for (const SentPost& post : net_.sent_posts) {
+      if (post.process != run) continue;
+      const std::string video = post.target.substr(0, post.target.rfind('/'));
+      if (post.target.ends_with("/stop-and-cut")) stopped.insert(video);
+      else if (stopped.count(video)) violation("run " + std::to_string(run) + " sent a clip of " + video + " after its stop-and-cut");
     }
   }
 
@@ -638,10 +770,16 @@ class History {
       return;
     }
     const std::string after = " (after run " + std::to_string(run) + ")";
+    check_clips(ledger, after, last);
     for (auto& [key, v] : server_.videos()) {
       const JobRecord* r = nullptr;
+      bool in_manifest = false;
       for (const auto& spec : manifest_)
-        if (spec.key() == key) r = ledger.find(spec);
+        if (spec.kind == JobKind::stop_and_cut && spec.key() == key) {
+          r = ledger.find(spec);
+          in_manifest = true;
+        }
+      if (!in_manifest) continue;  // only clips of it were asked for
       const bool cut = !v.vods.empty();
       if (!r) {
         if (cut) violation(key + " was cut, but the ledger has no job for it" + after);
@@ -656,7 +794,8 @@ class History {
       if (v.id_delivered && !knows) violation(key + "'s id was delivered, but the ledger says " + describe(l) + after);
       if (l.state == JobState::succeeded &&
           std::find(v.vods.begin(), v.vods.end(), l.video_public_id) == v.vods.end())
-        violation(key + " succeeded with " + l.video_public_id + ", which the server never made" + after);
+        violation(key + " succeeded with " + l.video_public_id + ", which is no VOD of its stop-and-cut" + after);
+      if (last && l.recovered) ++result_.recovered;
       // At most one cut per live video, unless the operator chose blind retries.
       if (!blind_ && v.cuts_after_stop > 0) violation(key + " was cut " + std::to_string(v.cuts_after_stop + 1) + " times" + after);
       if (last && l.state == JobState::pending) violation(key + " is still pending after a clean run: " + describe(l));
@@ -664,6 +803,39 @@ class History {
     }
   }
 
+  // The same promises for clips: at most one clip per clip job (unless blind), every clip made
+  // or delivered known to the ledger, and a succeeded clip's id is a clip of its own.
+  void check_clips(const LedgerContents& ledger, const std::string& after, bool last) {
+    for (const JobSpec& spec : manifest_) {
+      if (spec.kind != JobKind::clip) continue;
+      Video& v = server_.videos()[spec.project_id + "/" + spec.live_video_id];
+      const JobRecord* r = ledger.find(spec);
+      const int made = v.clips_made.count(spec.title) ? v.clips_made.at(spec.title) : 0;
+      if (!r) {
+        if (made) violation(spec.key() + " was made, but the ledger has no job for it" + after);
+        continue;
+      }
+      const Lifecycle& l = r->life;
+      const bool knows = l.state == JobState::succeeded || l.state == JobState::in_doubt ||
+                         (l.state == JobState::pending && (l.doubt || l.request_out()));
+      if (made && !knows) violation(spec.key() + " was made, but the ledger says " + describe(l) + after);
+      if (v.clips_delivered.count(spec.title) && !knows)
+        violation(spec.key() + "'s id was delivered, but the ledger says " + describe(l) + after);
+      if (!blind_ && made > 1) violation(spec.key() + " was made " + std::to_string(made) + " times" + after);
+      if (l.state == JobState::succeeded) {
+        const auto& vods = server_.vods();
+        const auto it = std::find_if(vods.begin(), vods.end(), [&](const Vod& d) { return d.id == l.video_public_id; });
+        if (it == vods.end() || !it->clip || it->title != spec.title || it->parent != v.key)
+          violation(spec.key() + " succeeded with " + l.video_public_id + ", which is no clip of its own" + after);
+        if (last && l.recovered) ++result_.recovered;
+      }
+      if (last && l.state == JobState::pending) violation(spec.key() + " is still pending after a clean run: " + describe(l));
+      if (last) ++result_.final_states[std::string("clip ") + to_string(l.state)];
+    }
+  }
+
+  bool omit_parent_ = false;
+  bool shared_titles_ = false;
   Settings settings_;
   Rng rng_;
   SimulatedClock clock_;

@@ -28,6 +28,7 @@ struct Result {
   // What the history did, for the test's own sanity checks.
   int runs = 0, crashes = 0, early_stops = 0, blind_runs = 0;
   int cuts_sent = 0, reads_sent = 0, ids_delivered = 0, ids_lost_in_crash = 0;
+  int recovered = 0;  // succeeded jobs (checked after each run) whose id a lookup found
   std::map<std::string, int> final_states;  // state name -> jobs, after the last run
 };
 

@@ -50,12 +50,14 @@ TEST(Simulation, EveryHistoryKeepsThePromises) {
     total.cuts_sent += r.cuts_sent;
     total.reads_sent += r.reads_sent;
     total.ids_delivered += r.ids_delivered;
+    total.recovered += r.recovered;
     for (const auto& [state, n] : r.final_states) total.final_states[state] += n;
   }
   std::cout << count << " histories: " << total.runs << " runs, " << total.crashes << " crashes, "
             << total.early_stops << " early stops, " << total.blind_runs << " blind runs, "
             << total.cuts_sent << " cuts and " << total.reads_sent << " reads sent, "
-            << total.ids_delivered << " ids delivered; final states:";
+            << total.ids_delivered << " ids delivered, " << total.recovered
+            << " found again by a lookup; final states:";
   for (const auto& [state, n] : total.final_states) std::cout << " " << n << " " << state;
   std::cout << "\n";
   // The histories must really exercise what they claim to (a generator that never crashed
@@ -66,6 +68,10 @@ TEST(Simulation, EveryHistoryKeepsThePromises) {
   EXPECT_GT(total.final_states["succeeded"], 0);
   EXPECT_GT(total.final_states["in_doubt"], 0);
   EXPECT_GT(total.final_states["failed"], 0);
+  // Clips, and lookups that recover lost ids, of clips and of stop-and-cuts alike.
+  EXPECT_GT(total.final_states["clip succeeded"], 0);
+  EXPECT_GT(total.final_states["clip in_doubt"], 0);
+  EXPECT_GT(total.recovered, 0);
 }
 
 // The same seed plays the same history: a failing seed can be replayed.
