@@ -143,8 +143,11 @@ void print_report(const RunReport& r, std::ostream& out) {
         << " left with a request out; the next run reads their state first\n";
   char line[256];
   std::snprintf(line, sizeof line, " in %.1f s, %.1f req/s\n", seconds(run.elapsed), run.achieved_rate());
-  out << "  requests: " << run.requests << " stop-and-cut (" << counted(run.retries, "retry", "retries") << "), "
-      << counted(run.reconciles, "state read") << ", over " << counted(run.connections, "connection") << line;
+  out << "  requests: " << run.requests - run.clips << " stop-and-cut";
+  if (run.clips) out << ", " << run.clips << " cut-and-publish";
+  out << " (" << counted(run.retries, "retry", "retries") << "), " << counted(run.reconciles, "state read");
+  if (run.lookups) out << ", " << counted(run.lookups, "lookup") << " (" << counted(run.recovered, "id") << " recovered)";
+  out << ", over " << counted(run.connections, "connection") << line;
   for (auto kind : all_request_kinds) {
     const LatencyHistogram& h = run.stats.latency_of(kind);
     if (!h.count()) continue;
@@ -199,9 +202,12 @@ std::string report_json(const RunReport& r) {
   doc["jobs"] = std::move(jobs);
 
   json::object requests;
-  requests["stopAndCut"] = run.requests;
+  requests["stopAndCut"] = run.requests - run.clips;
+  requests["cutAndPublish"] = run.clips;
   requests["retries"] = run.retries;
   requests["reads"] = run.reconciles;
+  requests["lookups"] = run.lookups;
+  requests["recovered"] = run.recovered;
   requests["connections"] = run.connections;
   json::array by_status, errors;
   for (const auto& [key, n] : run.stats.requests)

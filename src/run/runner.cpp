@@ -560,6 +560,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     }
     ++p.tries;
     ++summary_.requests;
+    if (job.spec.kind == JobKind::clip) ++summary_.clips;
     if (p.tries > 1) {
       ++summary_.retries;
       ++summary_.stats.retries_by_cause[p.last_cause];

@@ -84,7 +84,8 @@ struct UnrecordedId {
 
 struct RunSummary {
   std::map<JobState, std::size_t> states;  // the state of every job handed in, at the end
-  std::size_t requests = 0;          // stop-and-cut attempts sent (or tried)
+  std::size_t requests = 0;          // cuts sent (or tried): stop-and-cut and cut-and-publish
+  std::size_t clips = 0;             // of which were cut-and-publish
   std::size_t retries = 0;           // of which were retries
   std::size_t reconciles = 0;        // reads of a live video's state
   std::size_t lookups = 0;           // searches of the manage API for a lost answer's VOD
