@@ -410,8 +410,11 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     const Lifecycle& life = jobs_[idx].life;
     const Progress& p = progress_[idx];
     std::string why;
-    if (life.doubt && options_.reconcile && (life.kind == JobKind::clip || life.stopped))
-      why = "the VOD could not be looked up in " + std::to_string(p.reads) + " tries: " + p.last_read_error;
+    if (life.doubt && options_.reconcile && life.stopped)
+      why = life.error + "; its VOD could not be looked up in " + std::to_string(p.reads) + " tries: " + p.last_read_error;
+    else if (life.doubt && options_.reconcile && life.kind == JobKind::clip)
+      why = "the clip may have been made, and it could not be looked up in " + std::to_string(p.reads) +
+            " tries: " + p.last_read_error;
     else if (life.doubt && options_.reconcile)
       why = "the stream's state could not be read in " + std::to_string(p.reads) +
             " tries: " + p.last_read_error;
