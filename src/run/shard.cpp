@@ -56,7 +56,9 @@ std::uint32_t shard_of(std::string_view job_key, std::uint32_t count) {
 }
 
 bool in_shard(const JobSpec& job, const Shard& shard) {
-  return shard_of(job.key(), shard.count) == shard.index;
+  // By the live video, not the job: a stream's clips and its stop-and-cut go to one shard,
+  // where the runner can settle the clips before the stop. (A stop-and-cut's key is this.)
+  return shard_of(job.project_id + "/" + job.live_video_id, shard.count) == shard.index;
 }
 
 ShardChoice resolve_shard(const std::optional<std::string>& flag, const std::optional<std::string>& count,

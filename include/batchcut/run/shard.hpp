@@ -1,6 +1,7 @@
 // Sharding: N processes (or machines) split one manifest, each cutting a disjoint part into
-// its own ledger. Which part a job belongs to is a function of its identity alone
-// (JobSpec::key(), "projectId/liveVideoId"): FNV-1a 64 of the key, mod N. So every shard
+// its own ledger. Which part a job belongs to is a function of its live video alone
+// ("projectId/liveVideoId"): FNV-1a 64 of it, mod N. A stream's clips and its stop-and-cut
+// go to the same shard, which settles the clips before it stops the stream. So every shard
 // computes the same split from the same manifest, whatever the order of its rows and
 // whatever the platform, and the shards together cover every job exactly once.
 //
