@@ -121,6 +121,22 @@ TEST(Shard, TheKeyIsTheIdentityNotTheRest) {
   EXPECT_EQ(seen.size(), 4u);
 }
 
+// A stream's clips go where its stop-and-cut goes: only there can they be settled first.
+TEST(Shard, AStreamsClipsAreInItsStopAndCutsShard) {
+  for (int i = 0; i < 40; ++i) {
+    const auto stop = job("p", "lv" + std::to_string(i));
+    for (const char* title : {"First goal", "Interview", "x"}) {
+      auto clip = stop;
+      clip.kind = JobKind::clip;
+      clip.title = title;
+      clip.clip_id = i % 2 ? "" : std::string("c-") + title[0];
+      ASSERT_NE(clip.key(), stop.key());
+      for (std::uint32_t n = 2; n < 7; ++n)
+        for (std::uint32_t k = 0; k < n; ++k) EXPECT_EQ(in_shard(clip, Shard{k, n}), in_shard(stop, Shard{k, n}));
+    }
+  }
+}
+
 // ---- parsing and where the index comes from ----
 
 TEST(Shard, ParsesKOfNZeroBased) {
