@@ -22,10 +22,15 @@ int validate_command(const fs::path& path, ManifestFormat format, std::ostream& 
     return exit_usage;
   }
   std::map<RangeKind, std::size_t> kinds;
-  for (const auto& j : m.jobs) ++kinds[j.range];
+  std::size_t clips = 0;
+  for (const auto& j : m.jobs) {
+    ++kinds[j.range];
+    clips += j.kind == JobKind::clip;
+  }
   out << path.string() << ": " << counted(m.jobs.size(), "job") << " valid (" << kinds[RangeKind::ms]
-      << " ms, " << kinds[RangeKind::datetime] << " datetime, " << kinds[RangeKind::whole]
-      << " whole)\n";
+      << " ms, " << kinds[RangeKind::datetime] << " datetime, " << kinds[RangeKind::whole] << " whole";
+  if (clips) out << "; " << counted(clips, "clip") << ", " << counted(m.jobs.size() - clips, "stop-and-cut");
+  out << ")\n";
   return exit_ok;
 }
 

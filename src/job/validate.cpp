@@ -4,6 +4,12 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
+
+#include "batchcut/util/suggest.hpp"
+
+#include <algorithm>
+#include <array>
 
 #include "batchcut/util/time_util.hpp"
 
@@ -13,7 +19,8 @@ namespace {
 
 constexpr std::array<std::string_view, kJobFieldCount> kApiNames = {
     "projectId",    "liveVideoId",  "videoVisibilityOptionId", "fromMilisecond",
-    "toMilisecond", "dateTimeFrom", "dateTimeTo",              "label"};
+    "toMilisecond", "dateTimeFrom", "dateTimeTo",              "label",
+    "kind",         "title",        "clipId"};
 
 constexpr std::string_view kWantId = "must be 1-128 characters from A-Z, a-z, 0-9, '_' and '-'";
 constexpr std::string_view kWantVisibility = "must be 1 (Public), 2 (Private) or 3 (Password Protected)";
@@ -109,6 +116,9 @@ std::string_view expected_value(JobField field) {
     case JobField::date_time_from:
     case JobField::date_time_to: return kWantDateTime;
     case JobField::label: return "must be text";
+    case JobField::kind: return "must be stop-and-cut or clip";
+    case JobField::title: return "must be text";
+    case JobField::clip_id: return "must be a clipId";
   }
   return "must be valid";
 }
@@ -188,20 +198,54 @@ std::optional<FieldProblem> check_date_time_order(utc_time from, utc_time to, co
   return FieldProblem{JobField::date_time_to, "must be after " + std::string(names.date_time_from)};
 }
 
+Checked<JobKind> parse_kind(std::string_view text) {
+  if (auto k = parse_job_kind(text)) return {*k, {}};
+  static constexpr std::array<std::string_view, 2> kinds = {"stop-and-cut", "clip"};
+  std::string hint = did_you_mean(text, kinds);
+  if (hint.empty() && (text == "stop_and_cut" || text == "stop" || text == "cut" || text == "stopandcut"))
+    hint = " (did you mean 'stop-and-cut'?)";
+  if (hint.empty() && (text == "clips" || text == "cut-and-publish" || text == "cut_and_publish"))
+    hint = " (did you mean 'clip'?)";
+  return {std::nullopt, "must be stop-and-cut or clip, got \"" + std::string(text) + "\"" + hint};
+}
+
 std::optional<std::string> check_title(std::string_view title) {
-  if (title.empty()) return "a clip needs a title";
-  if (title.size() > 4 * max_title_length) return "too long";
+  if (title.find_first_not_of(" \t") == std::string_view::npos) return "a clip needs a title: it must not be empty";
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < title.size();) {
+    const auto c = static_cast<unsigned char>(title[i]);
+    if (c < 0x20 || c == 0x7f) return "must not contain control characters (tabs, line breaks, ...)";
+    // One UTF-8 sequence: its length from the lead byte, then continuation bytes.
+    const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (n == 0 || i + n > title.size()) return "must be valid UTF-8";
+    for (std::size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(title[i + k]) & 0xc0) != 0x80) return "must be valid UTF-8";
+    i += n;
+    ++chars;
+  }
+  if (chars > max_title_length)
+    return "must be at most " + std::to_string(max_title_length) + " characters, got " + std::to_string(chars);
   return std::nullopt;
 }
 
 std::optional<std::string> check_clip_id(std::string_view clip_id) {
-  if (clip_id.empty() || clip_id.size() > max_clip_id_length) return "must be 1 to 128 characters";
-  return std::nullopt;
+  const bool ok = !clip_id.empty() && clip_id.size() <= max_clip_id_length &&
+                  std::all_of(clip_id.begin(), clip_id.end(), [](char ch) {
+                    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' || ch == ':' || ch == '-';
+                  });
+  if (ok) return std::nullopt;
+  return "must be 1-" + std::to_string(max_clip_id_length) +
+         " characters from A-Z, a-z, 0-9, '.', '_', ':' and '-', got \"" + std::string(clip_id.substr(0, 140)) + "\"";
 }
 
 std::optional<std::string> check_clip_range(RangeKind range) {
-  if (range != RangeKind::ms) return "a clip needs fromMilisecond and toMilisecond";
-  return std::nullopt;
+  switch (range) {
+    case RangeKind::ms: return std::nullopt;
+    case RangeKind::datetime:
+      return "a clip takes fromMilisecond and toMilisecond: date-times are not documented for cut-and-publish";
+    case RangeKind::whole: return "a clip needs fromMilisecond and toMilisecond";
+  }
+  return "a clip needs fromMilisecond and toMilisecond";
 }
 
 }  // namespace batchcut

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <functional>
 #include <sstream>
+#include <unordered_map>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -41,6 +42,9 @@ enum Field : int {
   f_dt_from = static_cast<int>(JobField::date_time_from),
   f_dt_to = static_cast<int>(JobField::date_time_to),
   f_label = static_cast<int>(JobField::label),
+  f_kind = static_cast<int>(JobField::kind),
+  f_title = static_cast<int>(JobField::title),
+  f_clip_id = static_cast<int>(JobField::clip_id),
 };
 constexpr int kFieldCount = kJobFieldCount;
 
@@ -53,7 +57,7 @@ struct KnownName {
   Field field;
 };
 // The API spells "Milisecond" with one l; the correct spelling is accepted as an alias.
-constexpr std::array<KnownName, 10> kKnown = {{{"projectId", f_project},
+constexpr std::array<KnownName, 13> kKnown = {{{"projectId", f_project},
                                                {"liveVideoId", f_live_video},
                                                {"videoVisibilityOptionId", f_visibility},
                                                {"fromMilisecond", f_from_ms},
@@ -62,11 +66,15 @@ constexpr std::array<KnownName, 10> kKnown = {{{"projectId", f_project},
                                                {"dateTimeTo", f_dt_to},
                                                {"label", f_label},
                                                {"fromMillisecond", f_from_ms},
-                                               {"toMillisecond", f_to_ms}}};
+                                               {"toMillisecond", f_to_ms},
+                                               {"kind", f_kind},
+                                               {"title", f_title},
+                                               {"clipId", f_clip_id}}};
 
-constexpr std::array<std::string_view, 10> kAllNames = {
+constexpr std::array<std::string_view, 13> kAllNames = {
     "projectId",    "liveVideoId",  "videoVisibilityOptionId", "fromMilisecond", "toMilisecond",
-    "dateTimeFrom", "dateTimeTo",   "label",                   "fromMillisecond", "toMillisecond"};
+    "dateTimeFrom", "dateTimeTo",   "label",                   "fromMillisecond", "toMillisecond",
+    "kind",         "title",        "clipId"};
 
 std::optional<Field> lookup(std::string_view name) {
   for (const auto& k : kKnown)
@@ -92,7 +100,7 @@ struct Hint {
 };
 constexpr std::string_view kMeanFrom = "'fromMilisecond' (an offset in ms) or 'dateTimeFrom' (a date-time)";
 constexpr std::string_view kMeanTo = "'toMilisecond' (an offset in ms) or 'dateTimeTo' (a date-time)";
-constexpr std::array<Hint, 22> kHints = {{
+constexpr std::array<Hint, 24> kHints = {{
     {"visibility", "'videoVisibilityOptionId'"},      {"videovisibility", "'videoVisibilityOptionId'"},
     {"visibilityid", "'videoVisibilityOptionId'"},    {"visibilityoption", "'videoVisibilityOptionId'"},
     {"visibilityoptionid", "'videoVisibilityOptionId'"}, {"privacy", "'videoVisibilityOptionId'"},
@@ -103,7 +111,8 @@ constexpr std::array<Hint, 22> kHints = {{
     {"starttime", "'dateTimeFrom'"},                  {"endtime", "'dateTimeTo'"},
     {"project", "'projectId'"},                       {"livevideo", "'liveVideoId'"},
     {"videoid", "'liveVideoId'"},                     {"live", "'liveVideoId'"},
-    {"title", "'label'"},                             {"name", "'label'"},
+    {"type", "'kind'"},                               {"name", "'label' (or, for a clip, 'title')"},
+    {"cliptitle", "'title'"},                         {"clip", "'kind: clip' or 'clipId'"},
 }};
 
 // " (did you mean 'videoVisibilityOptionId'?)" for an unknown field name, or "": the name
@@ -165,6 +174,14 @@ class Checker {
       case f_label:
         spec.label.assign(v.text);
         return true;
+      case f_kind: return store(v, parse_kind(v.text), spec.kind);
+      case f_title:  // checked with the job: only a clip has one
+        spec.title.assign(v.text);
+        return true;
+      case f_clip_id:
+        if (auto problem = check_clip_id(v.text)) return fail(v, std::move(*problem));
+        spec.clip_id.assign(v.text);
+        return true;
     }
     return false;
   }
@@ -180,6 +197,11 @@ class Checker {
 
     for (Field f : {f_project, f_live_video, f_visibility})
       if (!present(raw[f]) && !missing_reported[f]) error(job_line, canonical(f), "required field is missing");
+    if (present(raw[f_kind]) && !ok[f_kind]) {
+      spec.project_id.clear();  // its identity is unknown too: no duplicate check either
+      return;                   // not knowing the kind, the rest would only add noise
+    }
+    if (!check_kind_fields(raw, job_line, spec)) return;
 
     // Messages that name another field use the spelling this job used.
     RangeNames names;
@@ -204,12 +226,40 @@ class Checker {
     }
     if (order) return report(raw, job_line, *order);
     spec.range = shape.kind;
+    if (spec.kind == JobKind::clip)
+      if (auto problem = check_clip_range(shape.kind)) {
+        const Field at = shape.kind == RangeKind::datetime ? (present(raw[f_dt_from]) ? f_dt_from : f_dt_to) : f_from_ms;
+        if (present(raw[at])) error(raw[at].line, raw[at].name, std::move(*problem));
+        else error(job_line, canonical(at), std::move(*problem));
+      }
   }
 
  private:
   bool fail(const Value& v, std::string message) {
     error(v.line, v.name, std::move(message));
     return false;
+  }
+
+  // A clip needs a valid title; a stop-and-cut takes neither a title nor a clipId (its VOD
+  // is named after the live video), so that nobody believes one was given.
+  bool check_kind_fields(const RawJob& raw, std::size_t job_line, const JobSpec& spec) {
+    if (spec.kind == JobKind::stop_and_cut) {
+      bool ok = true;
+      for (Field f : {f_title, f_clip_id})
+        if (present(raw[f]) && !raw[f].inherited) {
+          error(raw[f].line, raw[f].name,
+                std::string(canonical(f)) + " is only for kind: clip (a stop-and-cut's VOD is named after the live video)");
+          ok = false;
+        }
+      return ok;
+    }
+    if (!present(raw[f_title])) {
+      error(job_line, canonical(f_title), "a clip needs a title: required field is missing");
+      return false;
+    }
+    if (raw[f_title].kind != Kind::scalar) return false;  // reported with the value
+    if (auto problem = check_title(raw[f_title].text)) return fail(raw[f_title], std::move(*problem));
+    return true;
   }
 
   bool scalar(Field f, const Value& v) {
@@ -240,17 +290,33 @@ class Checker {
 
 // Two jobs for the same live video: found after parsing, when the jobs no longer move,
 // with the same index a ledger uses (job/index.hpp).
-void find_duplicates(const std::vector<JobSpec>& jobs, const std::string& file, Diagnostics& out) {
+void find_duplicates(const std::vector<JobSpec>& jobs, const std::string& file, Manifest& m) {
   JobIndex index;
   index.reserve(jobs.size());
   const auto spec_at = [&jobs](std::size_t p) -> const JobSpec& { return jobs[p]; };
+  // Clips of one live video with one title but different clipIds: allowed, but a lookup
+  // (which searches by title) could not tell them apart.
+  std::unordered_map<std::string, std::uint32_t> first_titled;
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     const JobSpec& j = jobs[i];
     if (j.project_id.empty() || j.live_video_id.empty()) continue;  // already reported
+    if (j.kind == JobKind::clip && j.title.empty()) continue;
     const std::size_t first = index.find_or_add(j.identity(), i, spec_at);
-    if (first != i)
-      out.push_back(Diagnostic{file, j.line, "",
-                               "duplicate job for " + j.key() + ", first at line " + std::to_string(jobs[first].line)});
+    if (first != i) {
+      m.errors.push_back(Diagnostic{file, j.line, j.kind == JobKind::clip ? (j.clip_id.empty() ? "title" : "clipId") : "",
+                                    std::string(j.kind == JobKind::clip ? "duplicate clip " : "duplicate job for ") +
+                                        j.key() + ", first at line " + std::to_string(jobs[first].line)});
+      continue;
+    }
+    if (j.kind != JobKind::clip) continue;
+    const auto [at, fresh] = first_titled.try_emplace(j.project_id + "/" + j.live_video_id + '\0' + j.title, j.line);
+    if (!fresh)
+      m.warnings.push_back(Diagnostic{file, j.line, "title",
+                                      "another clip of " + j.project_id + "/" + j.live_video_id + " has this title (line " +
+                                          std::to_string(at->second) +
+                                          "): if an answer is lost, the lookup, which searches by title, cannot tell "
+                                          "them apart",
+                                      Severity::warning});
   }
 }
 
@@ -622,7 +688,7 @@ Manifest parse_resolved(std::string_view text, ManifestFormat format, const std:
   else read_csv(text, file_name, m, release);
 
   // Problems are found per job; duplicates only once every job is in place.
-  find_duplicates(m.jobs, file_name, m.errors);
+  find_duplicates(m.jobs, file_name, m);
   const auto by_line = [](const Diagnostic& a, const Diagnostic& b) { return a.line < b.line; };
   std::stable_sort(m.errors.begin(), m.errors.end(), by_line);
   std::stable_sort(m.warnings.begin(), m.warnings.end(), by_line);

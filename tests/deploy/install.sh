@@ -13,6 +13,7 @@ for f in bin/batchcut bin/vp-emulator; do [ -x "$prefix/$f" ] || fail "$f not in
 for f in share/man/man1/batchcut.1 share/man/man1/vp-emulator.1 \
          share/bash-completion/completions/batchcut \
          share/doc/batchcut/examples/jobs.yaml share/doc/batchcut/examples/jobs.csv \
+         share/doc/batchcut/examples/post-event.yaml share/doc/batchcut/examples/post-event.csv \
          share/doc/batchcut/examples/deploy/systemd/batchcut@.service \
          share/doc/batchcut/examples/deploy/cron/batchcut-cron; do
   [ -s "$prefix/$f" ] || fail "$f not installed"

@@ -17,9 +17,10 @@ namespace batchcut {
 
 // The fields of a job, named as the API spells them (api_name).
 enum class JobField : std::uint8_t {
-  project_id, live_video_id, visibility, from_ms, to_ms, date_time_from, date_time_to, label
+  project_id, live_video_id, visibility, from_ms, to_ms, date_time_from, date_time_to, label,
+  kind, title, clip_id
 };
-inline constexpr int kJobFieldCount = 8;
+inline constexpr int kJobFieldCount = 11;
 
 // "projectId", "liveVideoId", "videoVisibilityOptionId", "fromMilisecond" (one l, as the
 // API has it), "toMilisecond", "dateTimeFrom", "dateTimeTo", "label".
@@ -109,9 +110,16 @@ RangeShape check_range_shape(const RangePresence& present, const RangeNames& nam
 std::optional<FieldProblem> check_ms_order(std::int64_t from, std::int64_t to, const RangeNames& names = {});
 std::optional<FieldProblem> check_date_time_order(utc_time from, utc_time to, const RangeNames& names = {});
 
-// ---- clips (placeholder until the manifest work lands) ----
+// ---- clips ----
+
+// kind: "stop-and-cut" or "clip".
+Checked<JobKind> parse_kind(std::string_view text);
+// A clip's title: not empty or blank, valid UTF-8 without control characters, at most
+// max_title_length characters. nullopt when valid, else the message.
 std::optional<std::string> check_title(std::string_view title);
+// A clipId: [A-Za-z0-9._:-]{1,max_clip_id_length}.
 std::optional<std::string> check_clip_id(std::string_view clip_id);
+// A clip's range must be the millisecond pair: only it is documented for cut-and-publish.
 std::optional<std::string> check_clip_range(RangeKind range);
 
 }  // namespace batchcut
