@@ -1,4 +1,4 @@
-// The ledger, format 2 (ledger/ledger.hpp): the records the runner writes (append_run,
+// The ledger, format 3 (ledger/ledger.hpp): the records the runner writes (append_run,
 // append_job, append_event), folding them back through the lifecycle, corruption reports,
 // torn tails, the writer (locking, group commit, failures) and the exports.
 #include <gtest/gtest.h>
@@ -166,6 +166,18 @@ void new_run(LedgerLog& log, std::initializer_list<Job*> jobs, const RunTarget& 
 
 Dispatch cut(int attempt, bool blind = false) { return Dispatch{Op::cut, attempt, blind}; }
 Dispatch read_back() { return Dispatch{Op::read, 1, false}; }
+Dispatch lookup() { return Dispatch{Op::lookup, 1, false}; }
+
+LookupAnswer lookup_answer(LookupVerdict v, std::string error, std::string id = "", int candidates = 0) {
+  LookupAnswer a;
+  a.verdict = v;
+  a.http_status = 200;
+  a.error = std::move(error);
+  a.video_public_id = std::move(id);
+  a.candidates = candidates;
+  a.elapsed_ms = 9;
+  return a;
+}
 
 CutAnswer answer(int attempt, CutVerdict v, int status, std::string error, std::string id = "",
                  std::vector<std::string> messages = {}) {
@@ -213,6 +225,11 @@ void expect_same_contents(const LedgerContents& a, const LedgerContents& b) {
     EXPECT_EQ(x.life.video_public_id, y.life.video_public_id);
     EXPECT_EQ(x.life.error, y.life.error);
     EXPECT_EQ(x.life.messages, y.life.messages);
+    EXPECT_EQ(x.life.kind, y.life.kind);
+    EXPECT_EQ(x.life.stopped, y.life.stopped);
+    EXPECT_EQ(x.life.live_title, y.life.live_title);
+    EXPECT_EQ(x.life.first_cut_at_ms, y.life.first_cut_at_ms);
+    EXPECT_EQ(x.life.recovered, y.life.recovered);
   }
 }
 
@@ -298,7 +315,7 @@ TEST(LedgerRoundTrip, EveryRecordTypeHasTheDocumentedShape) {
   EXPECT_EQ(keys_of(o[0]), (std::set<std::string>{"type", "ts", "format", "baseUrl", "authScheme",
                                                   "caFile", "tool"}));
   EXPECT_EQ(o[0].at("type").as_string(), "run");
-  EXPECT_EQ(o[0].at("format").as_int64(), 2);
+  EXPECT_EQ(o[0].at("format").as_int64(), 3);
   EXPECT_EQ(o[0].at("baseUrl").as_string(), "https://vp.example/api");
   EXPECT_EQ(o[0].at("authScheme").as_string(), "raw");
   EXPECT_EQ(o[0].at("caFile").as_string(), "/etc/ssl/vp-ca.pem");
@@ -583,7 +600,7 @@ TEST(LedgerRead, MessagesMustBeStringsAndNumbersIntegers) {
 
 TEST(LedgerRead, TheFirstRecordMustBeARunRecord) {
   const std::string not_v2 =
-      "not a batchcut ledger of format 2: its first record must be a 'run' record (ledgers of "
+      "not a batchcut ledger of format 3: its first record must be a 'run' record (ledgers of "
       "batchcut 0.1 "
       "cannot be resumed by this version)";
   const std::string job =
@@ -623,7 +640,7 @@ TEST(LedgerRead, TheFirstRecordMustBeARunRecord) {
           job + "\n",
       "l");
   EXPECT_EQ(error_strings(c), std::vector<std::string>{
-                                  "l:1: format: ledger format 1 is not the 2 this batchcut reads"});
+                                  "l:1: format: ledger format 1 is not one this batchcut reads (2 to 3)"});
   EXPECT_TRUE(c.jobs.empty());
   EXPECT_EQ(c.runs, 0u);
   c = read_ledger_text(R"({"type":"run","format":2,"authScheme":"bearer","caFile":null})"
@@ -744,9 +761,9 @@ TEST(LedgerFold, ARefusalAfterAnyDoubtFoldsToInDoubt) {
 TEST(LedgerFold, AReadThatCanStopSettlesTheDoubtAndNothingElseDoes) {
   MemoryLog log;
   Job settled{whole_job("p", "settled")}, unreadable{whole_job("p", "unreadable")},
-      stopped{whole_job("p", "stopped")};
+      stopped{whole_job("p", "stopped")}, none{whole_job("p", "none")};
   append_run(log, kTarget);
-  for (Job* j : {&settled, &unreadable, &stopped}) {
+  for (Job* j : {&settled, &unreadable, &stopped, &none}) {
     append_job(log, j->spec);
     record(log, *j, cut(1));
     record(log, *j, answer(1, CutVerdict::retry_in_doubt, 502, "HTTP 502"));
@@ -755,6 +772,9 @@ TEST(LedgerFold, AReadThatCanStopSettlesTheDoubtAndNothingElseDoes) {
   record(log, settled, read_answer(ReadVerdict::can_stop));
   record(log, unreadable, read_answer(ReadVerdict::unreadable, 0, "timeout"));
   record(log, stopped, read_answer(ReadVerdict::stopped));
+  record(log, none, read_answer(ReadVerdict::stopped));
+  record(log, none, lookup());
+  record(log, none, lookup_answer(LookupVerdict::none, "no VOD cut from none"));
 
   LedgerContents c = read_ledger_text(log.text, "l");
   ASSERT_TRUE(c.errors.empty()) << ::testing::PrintToString(error_strings(c));
@@ -768,9 +788,18 @@ TEST(LedgerFold, AReadThatCanStopSettlesTheDoubtAndNothingElseDoes) {
   EXPECT_TRUE(u.doubt);
   EXPECT_EQ(next_step(u, Budget{}), Next::read);
   EXPECT_EQ(u.http_status, 502);  // a read's status is not the cut's
+  // Stopped: still pending and in doubt, its VOD looked up next.
   const Lifecycle& t = c.find(stopped.spec)->life;
-  EXPECT_EQ(t.state, JobState::in_doubt);
+  EXPECT_EQ(t.state, JobState::pending);
+  EXPECT_TRUE(t.doubt);
+  EXPECT_TRUE(t.stopped);
+  EXPECT_EQ(next_step(t, Budget{}), Next::lookup);
   EXPECT_EQ(t.error, std::string(kStoppedAlready) + " (last cut answer: HTTP 502)");
+  // Stopped, and no VOD of it found: in_doubt.
+  const Lifecycle& n = c.find(none.spec)->life;
+  EXPECT_EQ(n.state, JobState::in_doubt);
+  EXPECT_TRUE(n.doubt);
+  EXPECT_EQ(n.error, "stream already stopped, but no VOD of it was found: no VOD cut from none");
 }
 
 TEST(LedgerFold, AWithdrawUndoesItsDispatch) {
@@ -918,6 +947,8 @@ TEST(LedgerFold, ARequestLeftOutStaysOutUntilALaterRunRecordInterruptsIt) {
   // What the next run records from there agrees with the fold (a read first, not a cut).
   record(log, cut_left, read_back());
   record(log, cut_left, read_answer(ReadVerdict::stopped));
+  record(log, cut_left, lookup());
+  record(log, cut_left, lookup_answer(LookupVerdict::several, "2 VODs", "", 2));
   c = read_ledger_text(log.text, "l");
   ASSERT_TRUE(c.errors.empty()) << ::testing::PrintToString(error_strings(c));
   EXPECT_EQ(c.find(cut_left.spec)->life.state, JobState::in_doubt);
@@ -1053,7 +1084,7 @@ TEST(LedgerRead, RecordsTheLifecycleCannotHaveProducedAreCorruption) {
           "after 1 cut "
           "attempt(s)",
           "l:19: state: the record says pending, but the job's records make it succeeded",
-          "l:21: state: the record says failed, but the job's records make it in_doubt",
+          "l:21: state: the record says failed, but the job's records make it pending",
           "l:22: type: giveup: giving up " + c_out,
       }));
   // What the good lines made of each job; a bad line changed nothing.
@@ -1063,7 +1094,8 @@ TEST(LedgerRead, RecordsTheLifecycleCannotHaveProducedAreCorruption) {
   EXPECT_EQ(c.find("p", "c")->life.attempts, 1);
   EXPECT_EQ(c.find("p", "d")->life.state, JobState::succeeded);
   EXPECT_EQ(c.find("p", "d")->life.video_public_id, "vod-d");
-  EXPECT_EQ(c.find("p", "b")->life.state, JobState::in_doubt);  // applied, and reported
+  EXPECT_EQ(c.find("p", "b")->life.state, JobState::pending);  // applied, and reported
+  EXPECT_TRUE(c.find("p", "b")->life.stopped);
 }
 
 TEST(LedgerRead, AJobRecordGoesThroughTheManifestValidator) {
@@ -1636,6 +1668,8 @@ LedgerContents export_sample() {
   record(log, doubt, answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503"));
   record(log, doubt, read_back());
   record(log, doubt, read_answer(ReadVerdict::stopped, 200));
+  record(log, doubt, lookup());
+  record(log, doubt, lookup_answer(LookupVerdict::none, "no VOD cut from doubt"));
   record(log, pend, cut(1));
   record(log, pend, answer(1, CutVerdict::retry, 429, "HTTP 429"));
   record(log, pend, cut(2));
@@ -1675,9 +1709,8 @@ TEST(LedgerExport, CsvRowsSayWhereEachJobIsAndGuardFreeText) {
             "projectId,liveVideoId,label,state,videoPublicId,attempts,httpStatus,error\n"
             "-p,ok,'=SUM(A1),succeeded,'+vod-1,1,201,\n"
             "-p,bad,'@me,failed,,1,400,'-bad request\n"
-            "-p,doubt,plain,in_doubt,,1,503,\"" +
-                std::string(kStoppedAlready) +
-                " (last cut answer: HTTP 503)\"\n"
+            "-p,doubt,plain,in_doubt,,1,503,"
+            "\"stream already stopped, but no VOD of it was found: no VOD cut from doubt\"\n"
                 "-p,pend,'\tTAB,pending,,1,429,HTTP 429\n"
                 "-p,gave,,retry_exhausted,,1,429,\"'\rno more\"\n");
   const auto rows = read_csv(csv);
@@ -1687,7 +1720,7 @@ TEST(LedgerExport, CsvRowsSayWhereEachJobIsAndGuardFreeText) {
                                       "attempts", "httpStatus", "error"}));
   EXPECT_EQ(rows[1].fields, (std::vector<std::string>{"-p", "ok", "'=SUM(A1)", "succeeded",
                                                       "'+vod-1", "1", "201", ""}));
-  EXPECT_EQ(rows[3].fields.at(7), std::string(kStoppedAlready) + " (last cut answer: HTTP 503)");
+  EXPECT_EQ(rows[3].fields.at(7), "stream already stopped, but no VOD of it was found: no VOD cut from doubt");
   EXPECT_EQ(rows[4].fields.at(2), "'\tTAB");
   EXPECT_EQ(rows[5].fields.at(7), "'\rno more");
   EXPECT_EQ(rows[5].line, 6u);
@@ -1868,4 +1901,286 @@ TEST(LedgerRead, TextAndFileGiveTheSameContents) {
   EXPECT_TRUE(
       from_text.find("q", "j0")->life.request_out());  // after the last run record: not interrupted
   EXPECT_TRUE(from_text.find("q", "j1")->life.doubt);
+}
+
+// ---- format 3: clips, lookups, vod records ----
+
+namespace {
+
+JobSpec clip_job(std::string video, std::string title, std::string clip_id = "") {
+  JobSpec j = ms_job("p", std::move(video), 1000, 61000);
+  j.kind = JobKind::clip;
+  j.title = std::move(title);
+  j.clip_id = std::move(clip_id);
+  return j;
+}
+
+Job clip(JobSpec spec) {
+  Job j{std::move(spec)};
+  j.life.kind = JobKind::clip;
+  return j;
+}
+
+// Every field of a folded lifecycle against the one the runner stepped.
+void expect_same_life(const Lifecycle& got, const Lifecycle& want, const std::string& where) {
+  SCOPED_TRACE(where);
+  EXPECT_EQ(got.kind, want.kind);
+  EXPECT_EQ(got.phase, want.phase);
+  EXPECT_EQ(got.state, want.state);
+  EXPECT_EQ(got.doubt, want.doubt);
+  EXPECT_EQ(got.ever_doubt, want.ever_doubt);
+  EXPECT_EQ(got.attempts, want.attempts);
+  EXPECT_EQ(got.http_status, want.http_status);
+  EXPECT_EQ(got.video_public_id, want.video_public_id);
+  EXPECT_EQ(got.error, want.error);
+  EXPECT_EQ(got.messages, want.messages);
+  EXPECT_EQ(got.stopped, want.stopped);
+  EXPECT_EQ(got.live_title, want.live_title);
+  EXPECT_EQ(got.first_cut_at_ms, want.first_cut_at_ms);
+  EXPECT_EQ(got.recovered, want.recovered);
+}
+
+// A cut that left at a known instant (ms precision: the "ts" keeps milliseconds).
+Dispatch cut_at(int attempt, std::int64_t at_ms) { return Dispatch{Op::cut, attempt, false, at_ms}; }
+
+constexpr std::int64_t kFirstCut = 1'716'494'969'810;  // 2024-05-23T20:09:29.810Z
+
+}  // namespace
+
+TEST(LedgerClip, ClipsByClipIdAndByTitleSurviveWriteAndReadWithTheirIdentity) {
+  TempDir dir;
+  // Three jobs on one live video: the stream's stop-and-cut and two clips of it, one known by
+  // its clipId, one by a title with quotes, a backslash and non-ASCII letters.
+  Job stop{whole_job("p", "lv1")};
+  Job by_id = clip(clip_job("lv1", "Tor für \"Köln\" – 1:0", "goal-1"));
+  Job by_title = clip(clip_job("lv1", "Tor für \"Köln\" \\ 2:0 ⚽"));
+  {
+    auto w = LedgerWriter::open(dir.file(), LedgerSync::none);
+    append_run(*w, kTarget);
+    for (Job* j : {&stop, &by_id, &by_title}) append_job(*w, j->spec);
+    record(*w, by_id, cut_at(1, kFirstCut));
+    record(*w, by_id, answer(1, CutVerdict::success, 200, "", "vod-1"));
+    record(*w, by_title, cut_at(1, kFirstCut + 5));
+    record(*w, by_title, answer(1, CutVerdict::retry_in_doubt, 504, "HTTP 504"));
+    record(*w, by_title, lookup());
+    record(*w, by_title, lookup_answer(LookupVerdict::found, "the one VOD is vod-2", "vod-2", 1));
+    record(*w, stop, cut_at(1, kFirstCut + 9));
+    record(*w, stop, answer(1, CutVerdict::refused, 400, "HTTP 400"));
+    w->flush();
+  }
+  // Every record of a clip names it, and the title is written as it is (UTF-8 verbatim).
+  const std::string text = slurp(dir.file());
+  for (const std::string& l : lines_of(text)) {
+    if (l.find("\"type\":\"run\"") != std::string::npos) continue;
+    const auto o = boost::json::parse(l).as_object();
+    if (!o.contains("kind")) {
+      EXPECT_FALSE(o.contains("clipId") || o.contains("title")) << l;
+      continue;
+    }
+    EXPECT_EQ(o.at("kind").as_string(), "clip") << l;
+    EXPECT_TRUE(o.contains("clipId") || o.contains("title")) << l;
+  }
+  EXPECT_NE(text.find(R"("title":"Tor für \"Köln\" \\ 2:0 ⚽")"), std::string::npos) << text;
+
+  const LedgerContents c = read_ledger(dir.file());
+  ASSERT_TRUE(c.errors.empty()) << ::testing::PrintToString(error_strings(c));
+  ASSERT_EQ(c.jobs.size(), 3u);
+  for (const Job* j : {&stop, &by_id, &by_title}) {
+    const JobRecord* r = c.find(j->spec);
+    ASSERT_TRUE(r) << j->spec.key();
+    EXPECT_EQ(r->spec.kind, j->spec.kind);
+    EXPECT_EQ(r->spec.title, j->spec.title);
+    EXPECT_EQ(r->spec.clip_id, j->spec.clip_id);
+    EXPECT_TRUE(r->spec.same_request(j->spec));
+    expect_same_life(r->life, j->life, j->spec.key());
+  }
+  EXPECT_EQ(c.find(by_id.spec)->life.video_public_id, "vod-1");
+  EXPECT_EQ(c.find(by_title.spec)->life.video_public_id, "vod-2");
+  EXPECT_TRUE(c.find(by_title.spec)->life.recovered);
+  EXPECT_EQ(c.find(stop.spec)->life.state, JobState::failed);
+  EXPECT_EQ(c.find("p", "lv1"), c.find(stop.spec));
+}
+
+TEST(LedgerClip, LookupAnswersFoldToWhatStepMade) {
+  MemoryLog log;
+  Job found{whole_job("p", "found")}, none{whole_job("p", "none")}, several = clip(clip_job("v", "Goal"));
+  Job again = clip(clip_job("v", "Again", "again-1")), unreadable = clip(clip_job("v", "Unreadable"));
+  Job left = clip(clip_job("v", "Left"));
+  append_run(log, kTarget);
+  for (Job* j : {&found, &none, &several, &again, &unreadable, &left}) {
+    append_job(log, j->spec);
+    record(log, *j, cut_at(1, kFirstCut));
+    record(log, *j, answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503"));
+  }
+  for (Job* j : {&found, &none}) {
+    record(log, *j, read_back());
+    ReadAnswer stopped = read_answer(ReadVerdict::stopped);
+    stopped.live_title = "Match \"day\" ü";
+    record(log, *j, stopped);
+    record(log, *j, lookup());
+  }
+  record(log, found, lookup_answer(LookupVerdict::found, "the one VOD cut from found is vod-f", "vod-f", 1));
+  record(log, none, lookup_answer(LookupVerdict::none, "no VOD cut from none"));
+  record(log, several, lookup());
+  record(log, several, lookup_answer(LookupVerdict::several, "2 VODs: a, b", "", 2));
+  record(log, again, lookup());
+  record(log, again, lookup_answer(LookupVerdict::none, "no VOD titled \"Again\""));
+  record(log, again, cut_at(2, kFirstCut + 60'000));
+  record(log, again, answer(2, CutVerdict::success, 200, "", "vod-a"));
+  record(log, unreadable, lookup());
+  record(log, unreadable, lookup_answer(LookupVerdict::unreadable, "HTTP 500"));
+  record(log, left, lookup());
+  // The run ends with a lookup out: the next run's record folds it as Interrupted.
+  new_run(log, {&left});
+
+  const LedgerContents c = read_ledger_text(log.text, "l");
+  ASSERT_TRUE(c.errors.empty()) << ::testing::PrintToString(error_strings(c));
+  for (const Job* j : {&found, &none, &several, &again, &unreadable, &left})
+    expect_same_life(c.find(j->spec)->life, j->life, j->spec.key());
+  // And they are what the lifecycle promises.
+  EXPECT_EQ(c.find(found.spec)->life.state, JobState::succeeded);
+  EXPECT_TRUE(c.find(found.spec)->life.recovered);
+  EXPECT_EQ(c.find(found.spec)->life.live_title, "Match \"day\" ü");
+  EXPECT_EQ(c.find(none.spec)->life.state, JobState::in_doubt);
+  EXPECT_EQ(c.find(several.spec)->life.state, JobState::in_doubt);
+  EXPECT_EQ(c.find(again.spec)->life.state, JobState::succeeded);
+  EXPECT_FALSE(c.find(again.spec)->life.recovered);
+  EXPECT_TRUE(c.find(unreadable.spec)->life.doubt);
+  EXPECT_EQ(next_step(c.find(unreadable.spec)->life, Budget{}), Next::lookup);
+  EXPECT_EQ(c.find(left.spec)->life.phase, Phase::idle);
+  EXPECT_EQ(next_step(c.find(left.spec)->life, Budget{}), Next::lookup);
+  // A lookup answer's record has the documented shape.
+  for (const std::string& l : lines_of(log.text)) {
+    if (l.find("\"op\":\"lookup\"") == std::string::npos || l.find("\"type\":\"answer\"") == std::string::npos)
+      continue;
+    const auto o = boost::json::parse(l).as_object();
+    for (const char* k : {"verdict", "videoPublicId", "candidates", "httpStatus", "error", "elapsedMs", "state"})
+      EXPECT_TRUE(o.contains(k)) << k << " in " << l;
+  }
+}
+
+TEST(LedgerClip, ACutDispatchsTsIsWhenItLeftAndTheFirstCutsIsWhereALookupStarts) {
+  MemoryLog log;
+  Job j = clip(clip_job("v", "Goal"));
+  append_run(log, kTarget);
+  append_job(log, j.spec);
+  record(log, j, cut_at(1, kFirstCut));
+  record(log, j, answer(1, CutVerdict::retry, 429, "HTTP 429"));
+  record(log, j, cut_at(2, kFirstCut + 61'001));
+  EXPECT_NE(log.text.find(R"("ts":"2024-05-23T20:09:29.810Z")"), std::string::npos) << log.text;
+  EXPECT_NE(log.text.find(R"("ts":"2024-05-23T20:10:30.811Z")"), std::string::npos) << log.text;
+  const LedgerContents c = read_ledger_text(log.text, "l");
+  ASSERT_TRUE(c.errors.empty()) << ::testing::PrintToString(error_strings(c));
+  EXPECT_EQ(c.find(j.spec)->life.first_cut_at_ms, kFirstCut);
+  EXPECT_EQ(j.life.first_cut_at_ms, kFirstCut);
+}
+
+TEST(LedgerClip, AFormat2LedgerStillReads) {
+  const std::string text =
+      R"({"type":"run","ts":"2024-05-01T10:00:00.000Z","format":2,"baseUrl":"https://h","authScheme":"bearer","caFile":null,"tool":"batchcut 0.1.9"})"
+      "\n"
+      R"({"type":"job","ts":"2024-05-01T10:00:00.001Z","projectId":"p","liveVideoId":"v","videoVisibilityOptionId":1,)"
+      R"("fromMilisecond":null,"toMilisecond":null,"dateTimeFrom":null,"dateTimeTo":null,"label":"old"})"
+      "\n"
+      R"({"type":"dispatch","ts":"2024-05-01T10:00:01.500Z","projectId":"p","liveVideoId":"v","op":"cut","attempt":1})"
+      "\n"
+      R"({"type":"answer","ts":"2024-05-01T10:00:02.000Z","projectId":"p","liveVideoId":"v","op":"cut","attempt":1,)"
+      R"("verdict":"retry_in_doubt","httpStatus":503,"videoPublicId":null,"error":"HTTP 503","messages":[],)"
+      R"("elapsedMs":5,"state":"pending"})"
+      "\n"
+      R"({"type":"dispatch","ts":"2024-05-01T10:00:03.000Z","projectId":"p","liveVideoId":"v","op":"read","attempt":1})"
+      "\n"
+      R"({"type":"answer","ts":"2024-05-01T10:00:03.100Z","projectId":"p","liveVideoId":"v","op":"read","attempt":1,)"
+      R"("verdict":"stopped","httpStatus":200,"error":"","elapsedMs":1,"state":"pending"})"
+      "\n";
+  const LedgerContents c = read_ledger_text(text, "old.jsonl");
+  ASSERT_TRUE(c.errors.empty()) << ::testing::PrintToString(error_strings(c));
+  ASSERT_EQ(c.jobs.size(), 1u);
+  const JobRecord* r = c.find("p", "v");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->spec.kind, JobKind::stop_and_cut);
+  EXPECT_EQ(r->spec.label, "old");
+  EXPECT_EQ(r->life.kind, JobKind::stop_and_cut);
+  EXPECT_TRUE(r->life.doubt);
+  EXPECT_TRUE(r->life.stopped);
+  EXPECT_EQ(r->life.live_title, "");  // format 2 never recorded it
+  EXPECT_EQ(r->life.first_cut_at_ms, 1'714'557'601'500);
+  EXPECT_EQ(next_step(r->life, Budget{}), Next::lookup);
+}
+
+TEST(LedgerVod, AVodRecordSetsTheJobsVodAndOnlyForItsOwnSucceededVod) {
+  MemoryLog log;
+  Job ok{whole_job("p", "ok")}, pend{whole_job("p", "pend")};
+  append_run(log, kTarget);
+  append_job(log, ok.spec);
+  append_job(log, pend.spec);
+  record(log, ok, cut(1));
+  record(log, ok, answer(1, CutVerdict::success, 201, "", "vod-ok"));
+  record(log, pend, cut(1));
+  record(log, pend, answer(1, CutVerdict::retry, 429, "HTTP 429"));
+  VodObservation v;
+  v.video_public_id = "vod-ok";
+  v.status = PublishStatus::processing;
+  v.http_status = 200;
+  append_vod(log, ok.spec, v);  // 8
+  v.status = PublishStatus::ready;
+  v.duration_s = 60.5;
+  v.expected_s = 60.0;
+  append_vod(log, ok.spec, v);  // 9: the latest is what counts
+  LedgerContents c = read_ledger_text(log.text, "l");
+  ASSERT_TRUE(c.errors.empty()) << ::testing::PrintToString(error_strings(c));
+  const JobRecord* r = c.find(ok.spec);
+  ASSERT_TRUE(r->vod);
+  EXPECT_EQ(r->vod->video_public_id, "vod-ok");
+  EXPECT_EQ(r->vod->status, PublishStatus::ready);
+  EXPECT_EQ(r->vod->duration_s, 60.5);
+  EXPECT_EQ(r->vod->expected_s, 60.0);
+  EXPECT_EQ(r->vod->http_status, 200);
+  EXPECT_FALSE(r->vod->ts.empty());
+  EXPECT_EQ(r->life.state, JobState::succeeded);  // a vod record changes no state
+  EXPECT_FALSE(c.find(pend.spec)->vod);
+
+  // A vod record for a job that is not succeeded, or of another VOD: an error, not taken.
+  v.video_public_id = "vod-ok";
+  append_vod(log, pend.spec, v);  // 10
+  v.video_public_id = "vod-other";
+  v.status = PublishStatus::failed;
+  append_vod(log, ok.spec, v);  // 11
+  c = read_ledger_text(log.text, "l");
+  EXPECT_EQ(error_strings(c),
+            (std::vector<std::string>{
+                "l:10: videoPublicId: a vod record for " + pend.spec.key() + ", whose job has no VOD (pending)",
+                "l:11: videoPublicId: a vod record for " + ok.spec.key() + ", whose job has the VOD vod-ok",
+            }));
+  EXPECT_FALSE(c.find(pend.spec)->vod);
+  EXPECT_EQ(c.find(ok.spec)->vod->status, PublishStatus::ready);
+}
+
+TEST(LedgerClip, AClipRecordWithABadTitleOrClipIdIsRefusedWithFileAndLine) {
+  const std::string run = R"({"type":"run","format":3,"baseUrl":"https://h","authScheme":"bearer","caFile":null})";
+  const std::string job_head =
+      R"({"type":"job","projectId":"p","liveVideoId":"v","videoVisibilityOptionId":1,"fromMilisecond":0,)"
+      R"("toMilisecond":1000,"dateTimeFrom":null,"dateTimeTo":null,"label":"",)";
+  const std::string long_title(1025, 'x');
+  const std::string long_id(129, 'c');
+  const std::string text = run + "\n" +
+                           job_head + R"("kind":"clip"})" + "\n" +                          // 2: no name
+                           job_head + R"("kind":"clip","clipId":")" + long_id + R"(","title":"t"})" + "\n" +  // 3
+                           job_head + R"("kind":"clip","clipId":"c1","title":")" + long_title + R"("})" + "\n" +  // 4
+                           job_head + R"("kind":"clip","clipId":"c2"})" + "\n" +             // 5: no title
+                           job_head + R"("kind":"movie","title":"t"})" + "\n" +              // 6
+                           job_head + R"("title":"t"})" + "\n" +                             // 7: not a clip
+                           job_head + R"("kind":"clip","title":"ok"})" + "\n";               // 8: good
+  const LedgerContents c = read_ledger_text(text, "bad.jsonl");
+  EXPECT_EQ(error_strings(c),
+            (std::vector<std::string>{
+                "bad.jsonl:2: title: a clip's record must name it by clipId or title",
+                "bad.jsonl:3: clipId: must be 1 to 128 characters",
+                "bad.jsonl:4: title: too long",
+                "bad.jsonl:5: title: a clip needs a title",
+                "bad.jsonl:6: kind: unknown kind 'movie' (expected stop-and-cut or clip)",
+                "bad.jsonl:7: title: only a clip has a title",
+            }));
+  ASSERT_EQ(c.jobs.size(), 1u);
+  EXPECT_EQ(c.jobs[0].spec.title, "ok");
 }

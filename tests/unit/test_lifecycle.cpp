@@ -28,10 +28,16 @@ void expect_same(const Lifecycle& a, const Lifecycle& b, const std::string& wher
   EXPECT_EQ(a.video_public_id, b.video_public_id) << where;
   EXPECT_EQ(a.error, b.error) << where;
   EXPECT_EQ(a.messages, b.messages) << where;
+  EXPECT_EQ(a.kind, b.kind) << where;
+  EXPECT_EQ(a.stopped, b.stopped) << where;
+  EXPECT_EQ(a.live_title, b.live_title) << where;
+  EXPECT_EQ(a.first_cut_at_ms, b.first_cut_at_ms) << where;
+  EXPECT_EQ(a.recovered, b.recovered) << where;
 }
 
-Lifecycle run(const std::vector<Event>& events) {
+Lifecycle run(const std::vector<Event>& events, JobKind kind = JobKind::stop_and_cut) {
   Lifecycle l;
+  l.kind = kind;
   for (const Event& e : events) step(l, e);
   return l;
 }
@@ -47,23 +53,47 @@ CutAnswer cut_answer(int attempt, CutVerdict v, int status, std::string error,
   return a;
 }
 
+// A read that says stopped carries the live video's title (what a lookup searches by).
 ReadAnswer read_answer(ReadVerdict v, int status = 200, std::string error = "") {
   ReadAnswer a;
   a.verdict = v;
   a.http_status = status;
   a.error = std::move(error);
+  if (v == ReadVerdict::stopped) a.live_title = "Live 1";
   return a;
 }
 
-Dispatch cut(int attempt, bool blind = false) { return Dispatch{Op::cut, attempt, blind}; }
-Dispatch read_back(int attempt = 1) { return Dispatch{Op::read, attempt, false}; }
+LookupAnswer lookup_answer(LookupVerdict v, std::string error, std::string id = "") {
+  LookupAnswer a;
+  a.verdict = v;
+  a.http_status = 200;
+  a.error = std::move(error);
+  a.video_public_id = std::move(id);
+  a.candidates = v == LookupVerdict::found ? 1 : v == LookupVerdict::several ? 2 : 0;
+  return a;
+}
+
+// Cut attempt N leaves at N seconds (Unix ms N*1000): only the first sets first_cut_at_ms.
+Dispatch cut(int attempt, bool blind = false) { return Dispatch{Op::cut, attempt, blind, attempt * 1000}; }
+Dispatch read_back(int attempt = 1) { return Dispatch{Op::read, attempt, false, 99'000}; }
+Dispatch lookup(int attempt = 1) { return Dispatch{Op::lookup, attempt, false, 98'000}; }
 
 // ---- the states the table starts from: each reached from a fresh job by real events ----
 
 struct Start {
   const char* name;
   std::vector<Event> path;
+  JobKind kind = JobKind::stop_and_cut;
 };
+
+Lifecycle run(const Start& s) { return run(s.path, s.kind); }
+
+const std::vector<Event> in_doubt_503 = {cut(1), cut_answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503")};
+
+std::vector<Event> then(std::vector<Event> path, const std::vector<Event>& more) {
+  path.insert(path.end(), more.begin(), more.end());
+  return path;
+}
 
 const std::vector<Start>& starts() {
   static const std::vector<Start> s = {
@@ -92,6 +122,17 @@ const std::vector<Start>& starts() {
        {cut(1), cut_answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503"), read_back(),
         read_answer(ReadVerdict::can_stop), cut(2),
         cut_answer(2, CutVerdict::refused, 403, "HTTP 403")}},
+      // a stop-and-cut read back as stopped: still in doubt, its VOD looked up next
+      {"idle_stopped", then(in_doubt_503, {read_back(), read_answer(ReadVerdict::stopped)})},
+      {"lookup_out", then(in_doubt_503, {read_back(), read_answer(ReadVerdict::stopped), lookup()})},
+      {"recovered",
+       then(in_doubt_503, {read_back(), read_answer(ReadVerdict::stopped), lookup(),
+                           lookup_answer(LookupVerdict::found, "found it", "vod-r")})},
+      // a clip in doubt is looked up, never read back
+      {"clip_doubt", in_doubt_503, JobKind::clip},
+      {"clip_lookup_out", then(in_doubt_503, {lookup()}), JobKind::clip},
+      {"clip_settled", then(in_doubt_503, {lookup(), lookup_answer(LookupVerdict::none, "nothing")}),
+       JobKind::clip},
   };
   return s;
 }
@@ -148,6 +189,13 @@ const std::vector<Try>& tries() {
       {"giveup", [](const Lifecycle&) -> Event { return GiveUp{"no more"}; }},
       {"reopen", [](const Lifecycle&) -> Event { return Reopen{}; }},
       {"interrupted", [](const Lifecycle&) -> Event { return Interrupted{}; }},
+      {"lookup", [](const Lifecycle&) -> Event { return lookup(); }},
+      {"found",
+       [](const Lifecycle&) -> Event { return lookup_answer(LookupVerdict::found, "found it", "vod-f"); }},
+      {"none", [](const Lifecycle&) -> Event { return lookup_answer(LookupVerdict::none, "nothing"); }},
+      {"several", [](const Lifecycle&) -> Event { return lookup_answer(LookupVerdict::several, "2 VODs"); }},
+      {"lookup_unreadable",
+       [](const Lifecycle&) -> Event { return lookup_answer(LookupVerdict::unreadable, "HTTP 500"); }},
   };
   return t;
 }
@@ -162,11 +210,30 @@ struct Want {
   int http_status;
   std::string video_public_id;
   std::string error;
+  bool stopped = false;    // live_title is "Live 1" exactly when stopped
+  bool recovered = false;
+  std::int64_t first_cut_at_ms = 1000;  // cut attempt 1 left at 1000 in every path but idle_new's
 };
+
+void expect_want(const Lifecycle& l, const Want& w) {
+  EXPECT_EQ(l.phase, w.phase);
+  EXPECT_EQ(l.state, w.state);
+  EXPECT_EQ(l.doubt, w.doubt);
+  EXPECT_EQ(l.ever_doubt, w.ever_doubt);
+  EXPECT_EQ(l.attempts, w.attempts);
+  EXPECT_EQ(l.http_status, w.http_status);
+  EXPECT_EQ(l.video_public_id, w.video_public_id);
+  EXPECT_EQ(l.error, w.error);
+  EXPECT_EQ(l.stopped, w.stopped);
+  EXPECT_EQ(l.live_title, w.stopped ? "Live 1" : "");
+  EXPECT_EQ(l.recovered, w.recovered);
+  EXPECT_EQ(l.first_cut_at_ms, w.first_cut_at_ms);
+}
 
 constexpr auto idle = Phase::idle;
 constexpr auto cut_out = Phase::cut_out;
 constexpr auto read_out = Phase::read_out;
+constexpr auto lookup_out = Phase::lookup_out;
 constexpr auto done = Phase::done;
 constexpr auto pending = JobState::pending;
 constexpr auto succeeded = JobState::succeeded;
@@ -177,6 +244,7 @@ constexpr auto in_doubt = JobState::in_doubt;
 std::string stopped_then(const std::string& e) {
   return std::string(kStoppedAlready) + " (then: " + e + ")";
 }
+const std::string stopped_503 = std::string(kStoppedAlready) + " (last cut answer: HTTP 503)";
 std::string ended(int attempt) {
   return "the run ended before the answer to cut attempt " + std::to_string(attempt) + " was seen";
 }
@@ -194,8 +262,8 @@ const std::vector<Allowed>& allowed() {
       // idle, nothing known: cut (blind or not), give up; Interrupted changes nothing
       {"idle_new", "cut", {cut_out, pending, false, false, 1, 0, "", ""}},
       {"idle_new", "cut_blind", {cut_out, pending, false, false, 1, 0, "", ""}},
-      {"idle_new", "giveup", {done, exhausted, false, false, 0, 0, "", "no more"}},
-      {"idle_new", "interrupted", {idle, pending, false, false, 0, 0, "", ""}},
+      {"idle_new", "giveup", {done, exhausted, false, false, 0, 0, "", "no more", false, false, 0}},
+      {"idle_new", "interrupted", {idle, pending, false, false, 0, 0, "", "", false, false, 0}},
 
       {"idle_retried", "cut", {cut_out, pending, false, false, 2, 429, "", "HTTP 429"}},
       {"idle_retried", "cut_blind", {cut_out, pending, false, false, 2, 429, "", "HTTP 429"}},
@@ -245,10 +313,8 @@ const std::vector<Allowed>& allowed() {
 
       // a read out: its answer, or the run ends (still in doubt); http_status stays the cut's
       {"read_out", "can_stop", {idle, pending, false, true, 1, 503, "", "HTTP 503"}},
-      {"read_out",
-       "stopped",
-       {done, in_doubt, true, true, 1, 503, "",
-        std::string(kStoppedAlready) + " (last cut answer: HTTP 503)"}},
+      // stopped: not settled yet; the stream's VOD is looked up next (still in doubt)
+      {"read_out", "stopped", {idle, pending, true, true, 1, 503, "", stopped_503, true}},
       {"read_out", "unreadable", {idle, pending, true, true, 1, 503, "", "HTTP 503"}},
       {"read_out", "interrupted", {idle, pending, true, true, 1, 503, "", "HTTP 503"}},
 
@@ -268,6 +334,53 @@ const std::vector<Allowed>& allowed() {
       {"in_doubt_refused",
        "interrupted",
        {done, in_doubt, false, true, 2, 403, "", stopped_then("HTTP 403")}},
+
+      // a stop-and-cut read as stopped: a lookup (never another read), a blind cut, or give up
+      {"idle_stopped", "cut_blind", {cut_out, pending, true, true, 2, 503, "", stopped_503, true}},
+      {"idle_stopped", "lookup", {lookup_out, pending, true, true, 1, 503, "", stopped_503, true}},
+      {"idle_stopped", "giveup", {done, in_doubt, true, true, 1, 503, "", "no more", true}},
+      {"idle_stopped", "interrupted", {idle, pending, true, true, 1, 503, "", stopped_503, true}},
+
+      // its lookup out: found settles succeeded (recovered); none and several settle in_doubt
+      {"lookup_out",
+       "found",
+       {done, succeeded, false, true, 1, 503, "vod-f", "recovered by a lookup: found it", true, true}},
+      {"lookup_out",
+       "none",
+       {done, in_doubt, true, true, 1, 503, "",
+        "stream already stopped, but no VOD of it was found: nothing", true}},
+      {"lookup_out",
+       "several",
+       {done, in_doubt, true, true, 1, 503, "", "stream already stopped, and the lookup is ambiguous: 2 VODs",
+        true}},
+      {"lookup_out", "lookup_unreadable", {idle, pending, true, true, 1, 503, "", stopped_503, true}},
+      {"lookup_out", "interrupted", {idle, pending, true, true, 1, 503, "", stopped_503, true}},
+
+      {"recovered",
+       "interrupted",
+       {done, succeeded, false, true, 1, 503, "vod-r", "recovered by a lookup: found it", true, true}},
+
+      // a clip in doubt: a lookup (never a read), a blind cut, or give up
+      {"clip_doubt", "cut_blind", {cut_out, pending, true, true, 2, 503, "", "HTTP 503"}},
+      {"clip_doubt", "lookup", {lookup_out, pending, true, true, 1, 503, "", "HTTP 503"}},
+      {"clip_doubt", "giveup", {done, in_doubt, true, true, 1, 503, "", "no more"}},
+      {"clip_doubt", "interrupted", {idle, pending, true, true, 1, 503, "", "HTTP 503"}},
+
+      // a clip's lookup: none means nothing was made, so the doubt is settled (cut again)
+      {"clip_lookup_out",
+       "found",
+       {done, succeeded, false, true, 1, 503, "vod-f", "recovered by a lookup: found it", false, true}},
+      {"clip_lookup_out", "none", {idle, pending, false, true, 1, 503, "", "HTTP 503"}},
+      {"clip_lookup_out",
+       "several",
+       {done, in_doubt, true, true, 1, 503, "", "a clip may have been made, and the lookup is ambiguous: 2 VODs"}},
+      {"clip_lookup_out", "lookup_unreadable", {idle, pending, true, true, 1, 503, "", "HTTP 503"}},
+      {"clip_lookup_out", "interrupted", {idle, pending, true, true, 1, 503, "", "HTTP 503"}},
+
+      {"clip_settled", "cut", {cut_out, pending, false, true, 2, 503, "", "HTTP 503"}},
+      {"clip_settled", "cut_blind", {cut_out, pending, false, true, 2, 503, "", "HTTP 503"}},
+      {"clip_settled", "giveup", {done, exhausted, false, true, 1, 503, "", "no more"}},
+      {"clip_settled", "interrupted", {idle, pending, false, true, 1, 503, "", "HTTP 503"}},
   };
   return a;
 }
@@ -291,18 +404,18 @@ TEST(LifecycleTable, TheTableNamesOnlyRealStartsAndEventsAndEachPairOnce) {
   std::set<Phase> phases;
   std::set<JobState> settled;
   for (const auto& s : starts()) {
-    Lifecycle l = run(s.path);
+    Lifecycle l = run(s);
     phases.insert(l.phase);
     if (l.settled()) settled.insert(l.state);
   }
-  EXPECT_EQ(phases, (std::set<Phase>{idle, cut_out, read_out, done}));
+  EXPECT_EQ(phases, (std::set<Phase>{idle, cut_out, read_out, lookup_out, done}));
   EXPECT_EQ(settled, (std::set<JobState>{JobState::succeeded, JobState::failed,
                                          JobState::retry_exhausted, JobState::in_doubt}));
 }
 
 TEST(LifecycleTable, EveryStartIsWhatItsNameSays) {
   std::map<std::string, Want> want = {
-      {"idle_new", {idle, pending, false, false, 0, 0, "", ""}},
+      {"idle_new", {idle, pending, false, false, 0, 0, "", "", false, false, 0}},
       {"idle_retried", {idle, pending, false, false, 1, 429, "", "HTTP 429"}},
       {"idle_doubt", {idle, pending, true, true, 1, 503, "", "HTTP 503"}},
       {"idle_settled", {idle, pending, false, true, 1, 503, "", "HTTP 503"}},
@@ -315,20 +428,19 @@ TEST(LifecycleTable, EveryStartIsWhatItsNameSays) {
       {"retry_exhausted", {done, exhausted, false, false, 1, 429, "", "out of attempts"}},
       {"in_doubt", {done, in_doubt, true, true, 1, 503, "", "out of reads"}},
       {"in_doubt_refused", {done, in_doubt, false, true, 2, 403, "", stopped_then("HTTP 403")}},
+      {"idle_stopped", {idle, pending, true, true, 1, 503, "", stopped_503, true}},
+      {"lookup_out", {lookup_out, pending, true, true, 1, 503, "", stopped_503, true}},
+      {"recovered", {done, succeeded, false, true, 1, 503, "vod-r", "recovered by a lookup: found it", true, true}},
+      {"clip_doubt", {idle, pending, true, true, 1, 503, "", "HTTP 503"}},
+      {"clip_lookup_out", {lookup_out, pending, true, true, 1, 503, "", "HTTP 503"}},
+      {"clip_settled", {idle, pending, false, true, 1, 503, "", "HTTP 503"}},
   };
   ASSERT_EQ(want.size(), starts().size());
   for (const auto& s : starts()) {
     SCOPED_TRACE(s.name);
-    const Lifecycle l = run(s.path);
-    const Want& w = want.at(s.name);
-    EXPECT_EQ(l.phase, w.phase);
-    EXPECT_EQ(l.state, w.state);
-    EXPECT_EQ(l.doubt, w.doubt);
-    EXPECT_EQ(l.ever_doubt, w.ever_doubt);
-    EXPECT_EQ(l.attempts, w.attempts);
-    EXPECT_EQ(l.http_status, w.http_status);
-    EXPECT_EQ(l.video_public_id, w.video_public_id);
-    EXPECT_EQ(l.error, w.error);
+    const Lifecycle l = run(s);
+    EXPECT_EQ(l.kind, s.kind);
+    expect_want(l, want.at(s.name));
   }
 }
 
@@ -340,7 +452,7 @@ TEST(LifecycleTable, EveryPairIsEitherAllowedWithItsResultOrImpossibleAndChanges
     for (const auto& t : tries()) {
       const std::string where = std::string(s.name) + " + " + t.name;
       SCOPED_TRACE(where);
-      Lifecycle l = run(s.path);
+      Lifecycle l = run(s);
       const Lifecycle before = l;
       const Event e = t.make(l);
       auto it = table.find({s.name, t.name});
@@ -352,20 +464,15 @@ TEST(LifecycleTable, EveryPairIsEitherAllowedWithItsResultOrImpossibleAndChanges
       }
       ++allowed_seen;
       ASSERT_NO_THROW(step(l, e));
-      const Want& w = *it->second;
-      EXPECT_EQ(l.phase, w.phase);
-      EXPECT_EQ(l.state, w.state);
-      EXPECT_EQ(l.doubt, w.doubt);
-      EXPECT_EQ(l.ever_doubt, w.ever_doubt);
-      EXPECT_EQ(l.attempts, w.attempts);
-      EXPECT_EQ(l.http_status, w.http_status);
-      EXPECT_EQ(l.video_public_id, w.video_public_id);
-      EXPECT_EQ(l.error, w.error);
+      expect_want(l, *it->second);
       // Invariants of every reachable state.
       EXPECT_EQ(l.settled(), l.state != pending);
       EXPECT_TRUE(!l.doubt || l.ever_doubt) << "doubt without ever_doubt";
       EXPECT_TRUE(l.state != JobState::failed || !l.ever_doubt) << "failed after a doubt";
       EXPECT_EQ(l.state == JobState::succeeded, !l.video_public_id.empty());
+      EXPECT_EQ(l.kind, s.kind) << "the kind changed";
+      EXPECT_TRUE(!l.stopped || l.kind == JobKind::stop_and_cut) << "a clip read as stopped";
+      EXPECT_TRUE(!l.recovered || l.state == JobState::succeeded) << "recovered but not succeeded";
     }
   }
   EXPECT_EQ(allowed_seen, static_cast<int>(allowed().size()));
@@ -436,8 +543,18 @@ TEST(LifecycleDoubt, IsClearedOnlyByAReadThatSaysTheStreamCanStillBeCut) {
       {"a stray Interrupted while idle", {Interrupted{}}},
       {"giving up", {GiveUp{"stopped"}}},
       {"giving up, then a reopen", {GiveUp{"stopped"}, Reopen{}}},
-      {"a read that says stopped, then a reopen",
-       {read_back(), read_answer(ReadVerdict::stopped), Reopen{}}},
+      {"a read that says stopped", {read_back(), read_answer(ReadVerdict::stopped)}},
+      {"a read that says stopped, then an unreadable lookup",
+       {read_back(), read_answer(ReadVerdict::stopped), lookup(),
+        lookup_answer(LookupVerdict::unreadable, "HTTP 500")}},
+      {"a read that says stopped, then a lookup interrupted",
+       {read_back(), read_answer(ReadVerdict::stopped), lookup(), Interrupted{}}},
+      {"a read that says stopped, a lookup that finds none, then a reopen",
+       {read_back(), read_answer(ReadVerdict::stopped), lookup(),
+        lookup_answer(LookupVerdict::none, "nothing"), Reopen{}}},
+      {"a read that says stopped, a lookup that finds several, then a reopen",
+       {read_back(), read_answer(ReadVerdict::stopped), lookup(),
+        lookup_answer(LookupVerdict::several, "2 VODs"), Reopen{}}},
   };
   for (const auto& c : keep) {
     std::vector<Event> path = in_doubt;
@@ -532,7 +649,7 @@ TEST(LifecycleReopen, SucceededNeverAndInDoubtStartsWithARead) {
   expect_same(ok, before, "reopen of succeeded");
 
   Lifecycle in_doubt = run({cut(1), cut_answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503"),
-                            read_back(), read_answer(ReadVerdict::stopped)});
+                            GiveUp{"out of reads"}});
   ASSERT_EQ(in_doubt.state, JobState::in_doubt);
   step(in_doubt, Reopen{});
   EXPECT_EQ(in_doubt.phase, idle);
@@ -545,6 +662,29 @@ TEST(LifecycleReopen, SucceededNeverAndInDoubtStartsWithARead) {
   EXPECT_FALSE(failed.doubt);
   EXPECT_EQ(next_step(failed, Budget{}), Next::cut);
   EXPECT_NO_THROW(step(failed, cut(2)));  // attempts go on over the job's life
+
+  // A stream read as stopped whose lookup found none stays stopped: reopened, it is looked up
+  // again (a read would only say stopped again).
+  Lifecycle stopped = run({cut(1), Interrupted{}, read_back(), read_answer(ReadVerdict::stopped), lookup(),
+                           lookup_answer(LookupVerdict::none, "nothing")});
+  ASSERT_EQ(stopped.state, JobState::in_doubt);
+  step(stopped, Reopen{});
+  EXPECT_TRUE(stopped.doubt);
+  EXPECT_TRUE(stopped.stopped);
+  EXPECT_EQ(next_step(stopped, Budget{}), Next::lookup);
+  EXPECT_THROW(step(stopped, read_back()), LifecycleError);
+
+  // A clip settled in_doubt by an ambiguous lookup: reopened, it is looked up again.
+  Lifecycle clip = run({cut(1), Interrupted{}, lookup(), lookup_answer(LookupVerdict::several, "2 VODs")},
+                       JobKind::clip);
+  ASSERT_EQ(clip.state, JobState::in_doubt);
+  step(clip, Reopen{});
+  EXPECT_EQ(next_step(clip, Budget{}), Next::lookup);
+
+  // A recovered success is a success: never reopened.
+  Lifecycle recovered = run({cut(1), Interrupted{}, lookup(), lookup_answer(LookupVerdict::found, "x", "vod-r")},
+                            JobKind::clip);
+  EXPECT_THROW(step(recovered, Reopen{}), LifecycleError);
 
   // Reopening twice without anything in between is impossible: the job is not settled.
   Lifecycle twice = run({GiveUp{"x"}, Reopen{}});
@@ -591,6 +731,63 @@ TEST(LifecycleAnswer, ASuccessKeepsItsIdAndClearsTheErrorAndTheDoubt) {
     EXPECT_THROW(step(copy, t.make(copy)), LifecycleError) << t.name;
     expect_same(copy, l, t.name);
   }
+}
+
+// ---- lookups ----
+
+TEST(LifecycleLookup, AClipIsNeverReadBackAndAStopAndCutIsLookedUpOnlyOnceReadAsStopped) {
+  for (const auto& extra : {std::vector<Event>{}, std::vector<Event>{GiveUp{"x"}, Reopen{}},
+                            std::vector<Event>{lookup(), lookup_answer(LookupVerdict::unreadable, "x")}}) {
+    Lifecycle clip = run(then(in_doubt_503, extra), JobKind::clip);
+    ASSERT_TRUE(clip.doubt);
+    const Lifecycle before = clip;
+    try {
+      step(clip, read_back());
+      FAIL() << "a clip was read back";
+    } catch (const LifecycleError& e) {
+      EXPECT_NE(std::string(e.what()).find("a read-back of a clip"), std::string::npos) << e.what();
+    }
+    expect_same(clip, before, "read of a clip");
+    EXPECT_NO_THROW(step(clip, lookup()));
+  }
+  // A stop-and-cut in doubt, not (yet) read as stopped: never looked up.
+  for (const auto& extra : {std::vector<Event>{}, std::vector<Event>{read_back(), read_answer(ReadVerdict::unreadable)},
+                            std::vector<Event>{GiveUp{"x"}, Reopen{}}}) {
+    Lifecycle sc = run(then(in_doubt_503, extra));
+    ASSERT_TRUE(sc.doubt);
+    const Lifecycle before = sc;
+    EXPECT_THROW(step(sc, lookup()), LifecycleError);
+    expect_same(sc, before, "lookup before stopped");
+  }
+  // Nothing in doubt: no lookup of either kind.
+  for (JobKind kind : {JobKind::clip, JobKind::stop_and_cut}) {
+    Lifecycle clear = run({cut(1), cut_answer(1, CutVerdict::retry, 429, "HTTP 429")}, kind);
+    EXPECT_THROW(step(clear, lookup()), LifecycleError);
+  }
+}
+
+TEST(LifecycleLookup, ARecoveredSuccessKeepsTheFoundIdAndSaysHowItWasFound) {
+  Lifecycle l = run(then(in_doubt_503, {read_back(), read_answer(ReadVerdict::stopped), lookup(),
+                                        lookup_answer(LookupVerdict::found, "the one VOD is vod-7", "vod-7")}));
+  EXPECT_EQ(l.state, JobState::succeeded);
+  EXPECT_TRUE(l.recovered);
+  EXPECT_FALSE(l.doubt);
+  EXPECT_EQ(l.video_public_id, "vod-7");
+  EXPECT_EQ(l.error, "recovered by a lookup: the one VOD is vod-7");
+  // An answered success is not recovered.
+  EXPECT_FALSE(run({cut(1), cut_answer(1, CutVerdict::success, 201, "", "v")}).recovered);
+}
+
+TEST(LifecycleLookup, TheFirstCutsDispatchTimeIsWhereALookupStarts) {
+  Lifecycle l = run({Dispatch{Op::cut, 1, false, 5'000}, cut_answer(1, CutVerdict::retry, 429, "x"),
+                     Dispatch{Op::cut, 2, false, 9'000}, Interrupted{}},
+                    JobKind::clip);
+  EXPECT_EQ(l.first_cut_at_ms, 5'000);
+  step(l, Dispatch{Op::lookup, 1, false, 20'000});
+  EXPECT_EQ(l.first_cut_at_ms, 5'000);  // neither a later cut nor a lookup moves it
+  // A withdrawn first cut was never sent: the next attempt 1 is the first cut.
+  Lifecycle w = run({Dispatch{Op::cut, 1, false, 5'000}, Withdraw{1}, Dispatch{Op::cut, 1, false, 7'000}});
+  EXPECT_EQ(w.first_cut_at_ms, 7'000);
 }
 
 // ---- next_step ----
@@ -643,9 +840,56 @@ TEST(LifecycleNextStep, EveryCombinationOfPhaseDoubtAndBudget) {
       EXPECT_NO_THROW(step(copy, GiveUp{"x"}));
     }
   }
+  // Any other phase: nothing to do, whatever the budget. In doubt with reconcile, a clip and a
+  // stop-and-cut read as stopped are looked up, a stop-and-cut not yet stopped read back.
+  struct Doubt {
+    const char* name;
+    Lifecycle l;
+    Next with_reads;
+  };
+  const std::vector<Doubt> doubts = {
+      {"stop-and-cut in doubt", run(in_doubt_503), Next::read},
+      {"stop-and-cut read as unreadable",
+       run(then(in_doubt_503, {read_back(), read_answer(ReadVerdict::unreadable)})), Next::read},
+      {"stop-and-cut read as stopped", run(then(in_doubt_503, {read_back(), read_answer(ReadVerdict::stopped)})),
+       Next::lookup},
+      {"stop-and-cut stopped, lookup unreadable",
+       run(then(in_doubt_503, {read_back(), read_answer(ReadVerdict::stopped), lookup(),
+                               lookup_answer(LookupVerdict::unreadable, "x")})),
+       Next::lookup},
+      {"clip in doubt", run(in_doubt_503, JobKind::clip), Next::lookup},
+      {"clip lookup unreadable",
+       run(then(in_doubt_503, {lookup(), lookup_answer(LookupVerdict::unreadable, "x")}), JobKind::clip),
+       Next::lookup},
+  };
+  for (const Doubt& d : doubts) {
+    ASSERT_TRUE(d.l.doubt) << d.name;
+    for (int bits = 0; bits < 8; ++bits) {
+      const Budget b{(bits & 1) != 0, (bits & 2) != 0, (bits & 4) != 0};
+      const Next want = b.reconcile ? (b.reads_left ? d.with_reads : Next::give_up)
+                                    : (b.attempts_left ? Next::cut : Next::give_up);
+      const Next got = next_step(d.l, b);
+      EXPECT_EQ(got, want) << d.name << " budget " << bits;
+      Lifecycle copy = d.l;
+      if (got == Next::cut) {
+        EXPECT_NO_THROW(step(copy, cut(d.l.attempts + 1, true))) << d.name;
+      } else if (got == Next::read) {
+        EXPECT_NO_THROW(step(copy, read_back())) << d.name;
+      } else if (got == Next::lookup) {
+        EXPECT_NO_THROW(step(copy, lookup())) << d.name;
+      } else {
+        EXPECT_NO_THROW(step(copy, GiveUp{"x"})) << d.name;
+      }
+    }
+  }
+  // A clip whose lookup found none is no longer in doubt: it is cut again.
+  EXPECT_EQ(next_step(run(then(in_doubt_503, {lookup(), lookup_answer(LookupVerdict::none, "x")}), JobKind::clip),
+                      Budget{}),
+            Next::cut);
+
   // Any other phase: nothing to do, whatever the budget.
   for (const auto& s : starts()) {
-    const Lifecycle l = run(s.path);
+    const Lifecycle l = run(s);
     if (l.phase == idle) continue;
     for (int bits = 0; bits < 8; ++bits) {
       const Budget b{(bits & 1) != 0, (bits & 2) != 0, (bits & 4) != 0};
@@ -673,6 +917,12 @@ TEST(LifecycleNames, ParseWhatToStringWrites) {
   EXPECT_STREQ(to_string(Event{GiveUp{}}), "giveup");
   EXPECT_STREQ(to_string(Event{Reopen{}}), "reopen");
   EXPECT_STREQ(to_string(Event{Interrupted{}}), "interrupted");
+  EXPECT_STREQ(to_string(Event{LookupAnswer{}}), "answer");
+  for (LookupVerdict v : {LookupVerdict::found, LookupVerdict::none, LookupVerdict::several, LookupVerdict::unreadable})
+    EXPECT_EQ(parse_lookup_verdict(to_string(v)), v);
+  for (Op op : {Op::cut, Op::read, Op::lookup}) EXPECT_EQ(parse_op(to_string(op)), op);
+  EXPECT_FALSE(parse_lookup_verdict("stopped"));
+  EXPECT_FALSE(parse_op("vod"));
 }
 
 TEST(LifecycleNames, DescribeSaysWhereTheJobIsAndWhetherItIsInDoubt) {
@@ -683,4 +933,6 @@ TEST(LifecycleNames, DescribeSaysWhereTheJobIsAndWhetherItIsInDoubt) {
             "idle after 1 cut attempt(s), doubt settled by a read-back");
   EXPECT_EQ(describe(run({cut(1), cut_answer(1, CutVerdict::success, 201, "", "v")})),
             "succeeded after 1 cut attempt(s)");
+  EXPECT_EQ(describe(run(then(in_doubt_503, {read_back(), read_answer(ReadVerdict::stopped)}))),
+            "idle after 1 cut attempt(s), in doubt (the stream is stopped; its VOD is looked up)");
 }
