@@ -1255,7 +1255,7 @@ TEST(LedgerRead, CorruptLinesAreAllReportedWithFileLineAndField) {
           f + "12: ts: must be a string",
           f + "13: verdict: unknown cut verdict 'permanent'",
           f + "14: op: unknown op 'read' (expected cut)",
-          f + "15: op: unknown op 'snip' (expected cut or read)",
+          f + "15: op: unknown op 'snip' (expected cut, read or lookup)",
           f + "15: blind: must be true or false",
           f + "16: " + not_json(""),
           f + "17: projectId: must not be empty",
@@ -2175,9 +2175,10 @@ TEST(LedgerClip, AClipRecordWithABadTitleOrClipIdIsRefusedWithFileAndLine) {
   EXPECT_EQ(error_strings(c),
             (std::vector<std::string>{
                 "bad.jsonl:2: title: a clip's record must name it by clipId or title",
-                "bad.jsonl:3: clipId: must be 1 to 128 characters",
-                "bad.jsonl:4: title: too long",
-                "bad.jsonl:5: title: a clip needs a title",
+                // The manifest's own rules and messages (job/validate.hpp).
+                "bad.jsonl:3: clipId: " + *check_clip_id(long_id),
+                "bad.jsonl:4: title: must be at most 256 characters, got 1025",
+                "bad.jsonl:5: title: a clip needs a title: it must not be empty",
                 "bad.jsonl:6: kind: unknown kind 'movie' (expected stop-and-cut or clip)",
                 "bad.jsonl:7: title: only a clip has a title",
             }));
