@@ -31,10 +31,8 @@ namespace batchcut {
 namespace fs = std::filesystem;
 using namespace app_detail;
 
-namespace {
-
 // The key comes from a file or the environment, never from a flag's value.
-std::optional<std::string> load_api_key(const RunCommand& c, std::ostream& err) {
+std::optional<std::string> app_detail::load_api_key(const RunCommand& c, std::ostream& err) {
   if (c.api_key_override) return c.api_key_override;
   std::string key;
   if (c.api_key_file) {
@@ -65,6 +63,8 @@ std::optional<std::string> load_api_key(const RunCommand& c, std::ostream& err) 
   }
   return key;
 }
+
+namespace {
 
 bool check_options(const RunCommand& c, std::ostream& err) {
   bool ok = true;
