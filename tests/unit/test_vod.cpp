@@ -5,8 +5,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
 #include <functional>
 #include <map>
+#include <sstream>
+
+#include "batchcut/ledger/export.hpp"
+#include "batchcut/ledger/writer.hpp"
 
 #include "batchcut/run/clock.hpp"
 #include "batchcut/vod/read_vod.hpp"
@@ -305,4 +310,71 @@ TEST(Tracker, GivesUpAtTheTimeout) {
   EXPECT_TRUE(t.summary->timed_out);
   EXPECT_EQ(t.summary->latest[0].status, PublishStatus::processing);
   EXPECT_EQ(server.times.size(), 11u);  // at 0, 30 s, ..., 300 s
+}
+
+// ---- what status and export show of the VODs ----
+
+namespace {
+
+class TextLog final : public LedgerLog {
+ public:
+  std::string text;
+  Seq append(std::string_view line) override {
+    text += line;
+    return ++n_;
+  }
+  void when_durable(Seq, std::function<void()> done) override { done(); }
+  void flush() override {}
+  std::optional<std::string> failure() const override { return std::nullopt; }
+
+ private:
+  Seq n_ = 0;
+};
+
+// A clip that succeeded, and a vod record of it (Ready, 50 s for a 60 s range).
+LedgerContents tracked_clip() {
+  TextLog log;
+  append_run(log, RunTarget{"https://x", "bearer"});
+  JobSpec clip = ms_job(0, 60000);
+  clip.kind = JobKind::clip;
+  clip.title = "First goal";
+  clip.clip_id = "goal-1";
+  append_job(log, clip);
+  Lifecycle life;
+  life.kind = JobKind::clip;
+  step(life, Dispatch{Op::cut, 1});
+  append_event(log, clip, Dispatch{Op::cut, 1}, life.state);
+  CutAnswer ok;
+  ok.attempt = 1;
+  ok.verdict = CutVerdict::success;
+  ok.http_status = 200;
+  ok.video_public_id = "vod-9";
+  step(life, ok);
+  append_event(log, clip, ok, life.state);
+  VodObservation v = parse_vod_answer(200, answer(2, "50"), "vod-9");
+  v.expected_s = 60;
+  v.duration_mismatch = true;
+  append_vod(log, clip, v);
+  auto c = read_ledger_text(log.text, "l");
+  EXPECT_TRUE(c.errors.empty()) << (c.errors.empty() ? "" : c.errors[0].to_string());
+  return c;
+}
+
+}  // namespace
+
+TEST(VodExport, RowsCarryKindClipAndTheVodAsLastRead) {
+  const auto c = tracked_clip();
+  std::ostringstream csv, jsonl;
+  export_csv(c, {}, csv);
+  EXPECT_NE(csv.str().find(",kind,title,clipId,publishStatus,duration,durationMismatch,recovered\n"), std::string::npos)
+      << csv.str();
+  EXPECT_NE(csv.str().find(",clip,First goal,goal-1,ready,50,true,false\n"), std::string::npos) << csv.str();
+  export_jsonl(c, {}, jsonl);
+  const auto o = boost::json::parse(jsonl.str()).as_object();
+  EXPECT_EQ(o.at("kind").as_string(), "clip");
+  EXPECT_EQ(o.at("clipId").as_string(), "goal-1");
+  EXPECT_EQ(o.at("publishStatus").as_string(), "ready");
+  EXPECT_EQ(o.at("duration").to_number<double>(), 50.0);
+  EXPECT_EQ(o.at("durationMismatch").as_bool(), true);
+  EXPECT_EQ(o.at("recovered").as_bool(), false);
 }
