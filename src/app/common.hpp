@@ -35,4 +35,8 @@ int print_plan(const RunCommand& c, const Plan& plan, const std::string& base_ur
                std::optional<std::chrono::system_clock::time_point> deadline, std::ostream& out,
                std::ostream& err);
 
+// The API key from --api-key-file or $VP_API_KEY (or the test's override); a message on `err`
+// (never the key) and nullopt when there is none or it cannot go in a header. (run.cpp)
+std::optional<std::string> load_api_key(const RunCommand& c, std::ostream& err);
+
 }  // namespace batchcut::app_detail

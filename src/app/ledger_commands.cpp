@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <fmt/format.h>
 #include <iomanip>
 #include <map>
 #include <ostream>
@@ -126,6 +127,10 @@ struct StatusCounts {
   std::size_t out_at_end = 0;   // a request out when its (finished) run ended
   std::size_t pending_in_doubt = 0;
   std::vector<std::string> base_urls;  // distinct, in the order of the ledgers
+  // The VODs of succeeded jobs, by their latest observation (batchcut track); reencoding
+  // counts as processing. not_tracked: succeeded, never read on the manage API.
+  std::size_t vod_ready = 0, vod_processing = 0, vod_failed = 0, vod_unknown = 0, vod_not_tracked = 0;
+  std::vector<std::string> mismatched;  // "proj/lv1 (videoPublicId v): 50.0 s, asked for 60.0 s"
 };
 
 StatusCounts count(const Merged& m) {
@@ -136,6 +141,23 @@ StatusCounts count(const Merged& m) {
     ++c.states[life.state];
     if (life.request_out()) ++(m.sources[m.from[i]].live ? c.out_now : c.out_at_end);
     else if (life.doubt && !life.settled()) ++c.pending_in_doubt;
+    if (life.state != JobState::succeeded) continue;
+    const auto& vod = m.ledger.jobs[i].vod;
+    if (!vod) {
+      ++c.vod_not_tracked;
+      continue;
+    }
+    switch (vod->status) {
+      case PublishStatus::ready: ++c.vod_ready; break;
+      case PublishStatus::processing:
+      case PublishStatus::reencoding: ++c.vod_processing; break;
+      case PublishStatus::failed: ++c.vod_failed; break;
+      case PublishStatus::unknown: ++c.vod_unknown; break;
+    }
+    if (vod->duration_mismatch && vod->duration_s && vod->expected_s)
+      c.mismatched.push_back(fmt::format("{} (videoPublicId {}): {:.1f} s, asked for {:.1f} s",
+                                         m.ledger.jobs[i].spec.key(), vod->video_public_id, *vod->duration_s,
+                                         *vod->expected_s));
   }
   for (const auto& s : m.sources)
     if (s.target && std::find(c.base_urls.begin(), c.base_urls.end(), s.target->base_url) == c.base_urls.end())
@@ -175,6 +197,14 @@ void print_status_json(const Merged& m, const StatusCounts& c, std::ostream& out
   o["duplicates"] = m.duplicates;
   o["tornTail"] = torn;
   o["heldByRun"] = live;
+  json::object vods;
+  vods["ready"] = c.vod_ready;
+  vods["processing"] = c.vod_processing;
+  vods["failed"] = c.vod_failed;
+  vods["unknown"] = c.vod_unknown;
+  vods["notTracked"] = c.vod_not_tracked;
+  vods["durationMismatch"] = c.mismatched.size();
+  o["vods"] = std::move(vods);
   out << json::serialize(o) << "\n";
 }
 
@@ -193,6 +223,15 @@ void print_status_text(const Merged& m, const StatusCounts& c, std::ostream& out
     if (m.duplicates) out << "  (" << m.duplicates << " jobs are in more than one ledger; each is counted once)\n";
   }
   for (auto s : all_job_states) out << "  " << std::left << std::setw(16) << to_string(s) << c.states.at(s) << "\n";
+  if (c.states.at(JobState::succeeded) > 0) {
+    out << "  VODs: " << c.vod_ready << " ready, " << c.vod_processing << " processing, " << c.vod_failed << " failed, "
+        << c.vod_unknown << " unknown (" << c.vod_not_tracked << " not tracked)\n";
+    constexpr std::size_t named = 20;
+    for (std::size_t i = 0; i < c.mismatched.size() && i < named; ++i)
+      out << "  duration mismatch: " << c.mismatched[i] << "\n";
+    if (c.mismatched.size() > named)
+      out << "  ... and " << c.mismatched.size() - named << " more duration mismatches (export lists every one)\n";
+  }
   for (const auto& s : m.sources) {
     if (!s.live) continue;
     out << "  a batchcut run holds " << (one ? std::string("this ledger") : s.path.string()) << " now";

@@ -14,6 +14,7 @@
 #include <spdlog/logger.h>
 
 #include "app/common.hpp"
+#include "app/track.hpp"
 #include "batchcut/net/api.hpp"
 #include "batchcut/net/loopback.hpp"
 #include "batchcut/ops/log.hpp"
@@ -31,10 +32,8 @@ namespace batchcut {
 namespace fs = std::filesystem;
 using namespace app_detail;
 
-namespace {
-
 // The key comes from a file or the environment, never from a flag's value.
-std::optional<std::string> load_api_key(const RunCommand& c, std::ostream& err) {
+std::optional<std::string> app_detail::load_api_key(const RunCommand& c, std::ostream& err) {
   if (c.api_key_override) return c.api_key_override;
   std::string key;
   if (c.api_key_file) {
@@ -66,6 +65,8 @@ std::optional<std::string> load_api_key(const RunCommand& c, std::ostream& err) 
   return key;
 }
 
+namespace {
+
 bool check_options(const RunCommand& c, std::ostream& err) {
   bool ok = true;
   auto bad = [&](const std::string& what) {
@@ -91,6 +92,12 @@ bool check_options(const RunCommand& c, std::ostream& err) {
   if (c.base_url && c.base_url->empty()) bad("--base-url is empty");
   for (auto st : c.replay_states)
     if (st == JobState::succeeded) bad("--states: succeeded jobs are never sent again (their VOD exists)");
+  if (c.wait_ready) {  // checked now, not after an hour of cuts
+    if (!(c.ready.timeout_seconds > 0)) bad("--ready-timeout must be > 0");
+    if (!(c.ready.poll_interval_seconds > 0)) bad("--poll-interval must be > 0");
+    std::string why;
+    if (c.ready.manage_base_url && !parse_base_url(*c.ready.manage_base_url, &why)) bad("--manage-base-url: " + why);
+  }
   return ok;
 }
 
@@ -501,6 +508,26 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
     std::string why;
     if (!write_file_atomically(*c.summary_json, report_json(report), why))
       err << "batchcut: --summary-json: " << why << "\n";
+  }
+  // --wait-ready: the run's VODs (and any earlier run's not yet final), under the same lock.
+  // Not after a stop (deadline, signal, 401): the operator asked for it to end.
+  if (c.wait_ready && (report.exit_status == exit_ok || report.exit_status == exit_some_failed)) {
+    try {
+      ledger->flush();
+    } catch (const LedgerError& e) {
+      err << "batchcut: ledger write failed: " << e.what() << "\n";
+      return exit_aborted;
+    }
+    const LedgerContents now = read_ledger(ledger_path);
+    out << "\n";
+    const auto outcome = track_ledger(c.ready, c, ledger_path, now, *ledger, out, err);
+    if (report.exit_status != exit_ok) return report.exit_status;  // the run's own status wins
+    switch (outcome) {
+      case TrackOutcome::all_ready: return exit_ok;
+      case TrackOutcome::not_all_ready: return exit_some_failed;
+      case TrackOutcome::usage:
+      case TrackOutcome::fatal: return exit_aborted;
+    }
   }
   return report.exit_status;
 }

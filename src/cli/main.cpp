@@ -11,6 +11,7 @@
 #include "batchcut/ops/metrics.hpp"
 #include "batchcut/ops/log.hpp"
 #include "batchcut/ops/report.hpp"
+#include "batchcut/vod/vod.hpp"
 #include "config_file.hpp"
 
 namespace fs = std::filesystem;
@@ -72,6 +73,50 @@ void add_view_options(CLI::App* cmd, RunCommand& run) {
       ->capture_default_str();
 }
 
+// How fast requests go: `run`, `replay` and `track` share these.
+void add_pacing_options(CLI::App* cmd, RunCommand& run) {
+  cmd->add_option("--concurrency", run.concurrency, "Requests in flight at most")->capture_default_str();
+  cmd->add_option("--rate", run.rate, "Requests per second, all workers together (0: unlimited)")->capture_default_str();
+  cmd->add_option("--burst", run.burst, "Token bucket size")->capture_default_str();
+}
+
+// Who may be trusted and how the key goes: `run`, `replay` and `track` share these.
+void add_key_options(CLI::App* cmd, RunCommand& run, RunFlags& flags) {
+  cmd->add_option("--ca-file", run.ca_file, "PEM file of extra trusted CAs (default: the ledger's)");
+  cmd->add_flag("--allow-insecure-http", run.allow_insecure_http, "Allow http:// to a host other than loopback (sends the key in clear)");
+  cmd->add_option("--auth-scheme", flags.auth_scheme,
+                  "Authorization: 'Bearer KEY' (bearer) or 'KEY' (raw); default: the ledger's, else bearer")
+      ->check(CLI::IsMember({"bearer", "raw"}));
+  cmd->add_option("--api-key-file", run.api_key_file, "File whose first line is the API key (else $VP_API_KEY)");
+}
+
+void add_backoff_options(CLI::App* cmd, RunCommand& run) {
+  cmd->add_option("--backoff-base", run.backoff_base_seconds, "Seconds: first retry waits up to this (full jitter)")->capture_default_str();
+  cmd->add_option("--backoff-cap", run.backoff_cap_seconds, "Seconds: no retry waits longer (except for Retry-After)")->capture_default_str();
+  cmd->add_option("--seed", run.seed, "Seed for the backoff jitter (0: random)")->capture_default_str();
+}
+
+// A duration flag: 2h, 30s, 1h30m or plain seconds.
+CLI::Option* add_duration_option(CLI::App* cmd, const std::string& name, double& seconds, const std::string& help) {
+  return cmd
+      ->add_option_function<std::string>(
+          name, [&seconds](const std::string& v) { seconds = *parse_duration_seconds(v); }, help)
+      ->check([](const std::string& v) {
+        return parse_duration_seconds(v) ? std::string() : "expected a duration such as 2h, 30s or 1h30m, or seconds";
+      });
+}
+
+// Where VODs are read and how they are followed (`track`, and `run --wait-ready`).
+void add_track_options(CLI::App* cmd, TrackSettings& t) {
+  cmd->add_option("--manage-base-url", t.manage_base_url,
+                  std::string("The manage API, where VODs are read (default: ") + default_manage_base_url + ")");
+  add_duration_option(cmd, "--poll-interval", t.poll_interval_seconds, "Between reads of a VOD still processing")
+      ->default_str("30s");
+  cmd->add_option("--duration-tolerance", t.duration_tolerance_seconds,
+                  "Seconds a VOD's duration may differ from its cut's range (default: max(2, 1% of the range))")
+      ->check(CLI::NonNegativeNumber);
+}
+
 // The connection, pacing and retry options `run` and `replay` share.
 void add_run_options(CLI::App* cmd, RunCommand& run, RunFlags& flags) {
   add_view_options(cmd, run);
@@ -79,17 +124,10 @@ void add_run_options(CLI::App* cmd, RunCommand& run, RunFlags& flags) {
   cmd->add_option("--base-url", run.base_url,
                   "API base URL (default: the one the ledger was made with, else https://livestream.vp.gjirafa.tech)");
   cmd->add_flag("--retarget", run.retarget, "Send to a --base-url other than the one the ledger was made with");
-  cmd->add_option("--concurrency", run.concurrency, "Requests in flight at most")->capture_default_str();
-  cmd->add_option("--rate", run.rate, "Requests per second, all workers together (0: unlimited)")->capture_default_str();
-  cmd->add_option("--burst", run.burst, "Token bucket size")->capture_default_str();
+  add_pacing_options(cmd, run);
   cmd->add_option("--max-attempts", run.max_attempts, "Stop-and-cut attempts per job, first included")->capture_default_str();
   cmd->add_option("--timeout", run.timeout_seconds, "Seconds per attempt")->capture_default_str();
-  cmd->add_option("--ca-file", run.ca_file, "PEM file of extra trusted CAs (default: the ledger's)");
-  cmd->add_flag("--allow-insecure-http", run.allow_insecure_http, "Allow http:// to a host other than loopback (sends the key in clear)");
-  cmd->add_option("--auth-scheme", flags.auth_scheme,
-                  "Authorization: 'Bearer KEY' (bearer) or 'KEY' (raw); default: the ledger's, else bearer")
-      ->check(CLI::IsMember({"bearer", "raw"}));
-  cmd->add_option("--api-key-file", run.api_key_file, "File whose first line is the API key (else $VP_API_KEY)");
+  add_key_options(cmd, run, flags);
   cmd->add_flag("--dry-run", run.dry_run, "Validate and print the requests; send nothing");
   cmd->add_flag("--ledger-sync-none", flags.no_sync, "Do not fsync the ledger (faster; a crash may lose records)");
   cmd->add_flag("--no-reconcile", flags.no_reconcile, "Retry in-doubt attempts without reading the video's state first");
@@ -100,14 +138,17 @@ void add_run_options(CLI::App* cmd, RunCommand& run, RunFlags& flags) {
   cmd->add_option("--halt-window", run.halt_window, "Attempts the failure rate is measured over")->capture_default_str();
   cmd->add_option("--deadline", run.deadline, "Dispatch nothing new after: ISO time, HH:MM (local) or a duration (2h)");
   cmd->add_option("--drain-timeout", run.drain_timeout_seconds, "Seconds to wait for requests in flight after SIGINT/SIGTERM")->capture_default_str();
-  cmd->add_option("--backoff-base", run.backoff_base_seconds, "Seconds: first retry waits up to this (full jitter)")->capture_default_str();
-  cmd->add_option("--backoff-cap", run.backoff_cap_seconds, "Seconds: no retry waits longer (except for Retry-After)")->capture_default_str();
-  cmd->add_option("--seed", run.seed, "Seed for the backoff jitter (0: random)")->capture_default_str();
+  add_backoff_options(cmd, run);
   cmd->add_option("--shard", run.shard,
                   "K/N: take only shard K of N of the jobs (0-based, 0 <= K < N; split by job identity), "
                   "into its own ledger NAME.shard-K-of-N.ledger.jsonl");
   cmd->add_option("--shards", run.shards,
                   "N: shard as --shard K/N with K from $JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs, 0-based)");
+  cmd->add_flag("--wait-ready", run.wait_ready,
+                "After the run, follow its VODs until they are Ready (as batchcut track), for at most --ready-timeout");
+  add_duration_option(cmd, "--ready-timeout", run.ready.timeout_seconds, "With --wait-ready: give up on VODs still processing after this")
+      ->default_str("2h");
+  add_track_options(cmd, run.ready);
 }
 
 // Returns false (with a message) when a converted flag is bad.
@@ -207,6 +248,20 @@ int main(int argc, char** argv) {
       ->default_str("retry_exhausted,pending");
   add_run_options(replay_cmd, replay, replay_flags);
 
+  // track
+  TrackCommand track;
+  RunFlags track_flags;
+  auto* track_cmd = app.add_subcommand("track", "Follow the VODs of a ledger's succeeded jobs until they are Ready");
+  track_cmd->add_option("ledger", track.ledger, "Ledger file")->required();
+  add_duration_option(track_cmd, "--timeout", track.track.timeout_seconds, "Give up on VODs still processing after this")
+      ->default_str("2h");
+  add_track_options(track_cmd, track.track);
+  add_pacing_options(track_cmd, track.connection);
+  add_key_options(track_cmd, track.connection, track_flags);
+  add_backoff_options(track_cmd, track.connection);
+  track_cmd->add_option("--request-timeout", track.connection.timeout_seconds, "Seconds per request")->capture_default_str();
+  track_cmd->add_flag("--ledger-sync-none", track_flags.no_sync, "Do not fsync the ledger (faster; a crash may lose records)");
+
   // validate
   fs::path validate_manifest;
   ManifestFormat validate_format = ManifestFormat::detect;
@@ -286,6 +341,10 @@ int main(int argc, char** argv) {
     if (!finish_run_options(shown, shown_flags)) return exit_usage;
     cli::print_effective(std::cout, *show_cmd, layers);
     return 0;
+  }
+  if (*track_cmd) {
+    if (!finish_run_options(track.connection, track_flags)) return exit_usage;
+    return track_command(track, std::cout, std::cerr);
   }
   if (*validate_cmd) return validate_command(validate_manifest, validate_format, std::cout, std::cerr);
   if (*export_cmd) {

@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 
 #include "batchcut/manifest/csv.hpp"
 #include "batchcut/util/time_util.hpp"
@@ -26,7 +27,9 @@ bool wanted(const std::set<JobState>& states, const JobRecord& r) {
 
 // Rows end with LF (the reader in csv.hpp, and every spreadsheet, accept LF and CRLF).
 void export_csv(const LedgerContents& ledger, const std::set<JobState>& states, std::ostream& os) {
-  std::string out = "projectId,liveVideoId,label,state,videoPublicId,attempts,httpStatus,error\n";
+  std::string out =
+      "projectId,liveVideoId,label,state,videoPublicId,attempts,httpStatus,error,kind,title,clipId,publishStatus,"
+      "duration,durationMismatch,recovered\n";
   for (const JobRecord& r : ledger.jobs) {
     if (!wanted(states, r)) continue;
     const Lifecycle& l = r.life;
@@ -45,6 +48,21 @@ void export_csv(const LedgerContents& ledger, const std::set<JobState>& states, 
     if (l.http_status != 0) out += std::to_string(l.http_status);
     out += ',';
     append_csv_cell(out, l.error);
+    // The job's kind and clip identity, then its VOD as last read (empty: never read).
+    out += ',';
+    out += to_string(r.spec.kind);
+    out += ',';
+    append_csv_cell(out, r.spec.title);
+    out += ',';
+    append_csv_cell(out, r.spec.clip_id);
+    out += ',';
+    if (r.vod) out += to_string(r.vod->status);
+    out += ',';
+    if (r.vod && r.vod->duration_s) out += fmt::format("{:g}", *r.vod->duration_s);
+    out += ',';
+    if (r.vod) out += r.vod->duration_mismatch ? "true" : "false";
+    out += ',';
+    out += l.recovered ? "true" : "false";
     out += '\n';
     if (out.size() > (1 << 16)) {
       os << out;
@@ -73,6 +91,20 @@ void export_jsonl(const LedgerContents& ledger, const std::set<JobState>& states
     else
       o["httpStatus"] = l.http_status;
     o["error"] = l.error;
+    o["kind"] = to_string(r.spec.kind);
+    o["title"] = r.spec.title;
+    o["clipId"] = r.spec.clip_id;
+    // The VOD as last read on the manage API; null when never read.
+    if (r.vod) {
+      o["publishStatus"] = to_string(r.vod->status);
+      o["duration"] = r.vod->duration_s ? boost::json::value(*r.vod->duration_s) : boost::json::value(nullptr);
+      o["durationMismatch"] = r.vod->duration_mismatch;
+    } else {
+      o["publishStatus"] = nullptr;
+      o["duration"] = nullptr;
+      o["durationMismatch"] = nullptr;
+    }
+    o["recovered"] = l.recovered;
     os << boost::json::serialize(o) << '\n';
   }
 }

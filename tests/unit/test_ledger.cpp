@@ -1706,20 +1706,23 @@ TEST(LedgerExport, CsvRowsSayWhereEachJobIsAndGuardFreeText) {
   // error: why the job is there (for pending, its last error). Free text beginning with
   // = + - @ TAB or CR gets a leading '; ids are validated and written as they are.
   EXPECT_EQ(csv,
-            "projectId,liveVideoId,label,state,videoPublicId,attempts,httpStatus,error\n"
-            "-p,ok,'=SUM(A1),succeeded,'+vod-1,1,201,\n"
-            "-p,bad,'@me,failed,,1,400,'-bad request\n"
+            "projectId,liveVideoId,label,state,videoPublicId,attempts,httpStatus,error,kind,title,clipId,publishStatus,"
+            "duration,durationMismatch,recovered\n"
+            "-p,ok,'=SUM(A1),succeeded,'+vod-1,1,201,,stop-and-cut,,,,,,false\n"
+            "-p,bad,'@me,failed,,1,400,'-bad request,stop-and-cut,,,,,,false\n"
             "-p,doubt,plain,in_doubt,,1,503,"
-            "\"stream already stopped, but no VOD of it was found: no VOD cut from doubt\"\n"
-                "-p,pend,'\tTAB,pending,,1,429,HTTP 429\n"
-                "-p,gave,,retry_exhausted,,1,429,\"'\rno more\"\n");
+            "\"stream already stopped, but no VOD of it was found: no VOD cut from doubt\",stop-and-cut,,,,,,false\n"
+            "-p,pend,'\tTAB,pending,,1,429,HTTP 429,stop-and-cut,,,,,,false\n"
+            "-p,gave,,retry_exhausted,,1,429,\"'\rno more\",stop-and-cut,,,,,,false\n");
   const auto rows = read_csv(csv);
   ASSERT_EQ(rows.size(), 6u);
   EXPECT_EQ(rows[0].fields,
             (std::vector<std::string>{"projectId", "liveVideoId", "label", "state", "videoPublicId",
-                                      "attempts", "httpStatus", "error"}));
+                                      "attempts", "httpStatus", "error", "kind", "title", "clipId",
+                                      "publishStatus", "duration", "durationMismatch", "recovered"}));
   EXPECT_EQ(rows[1].fields, (std::vector<std::string>{"-p", "ok", "'=SUM(A1)", "succeeded",
-                                                      "'+vod-1", "1", "201", ""}));
+                                                      "'+vod-1", "1", "201", "", "stop-and-cut", "", "",
+                                                      "", "", "", "false"}));
   EXPECT_EQ(rows[3].fields.at(7), "stream already stopped, but no VOD of it was found: no VOD cut from doubt");
   EXPECT_EQ(rows[4].fields.at(2), "'\tTAB");
   EXPECT_EQ(rows[5].fields.at(7), "'\rno more");
@@ -1735,8 +1738,9 @@ TEST(LedgerExport, CsvQuotesPerRfc4180AndReadsBack) {
   record(log, j, answer(1, CutVerdict::retry, 0, "timeout\r"));
   const std::string csv = csv_of(read_ledger_text(log.text, "l"));
   EXPECT_EQ(csv,
-            "projectId,liveVideoId,label,state,videoPublicId,attempts,httpStatus,error\n"
-            "p,v1,\"a, \"\"quoted\"\"\nlabel\",pending,,1,,\"timeout\r\"\n");
+            "projectId,liveVideoId,label,state,videoPublicId,attempts,httpStatus,error,kind,title,clipId,publishStatus,"
+            "duration,durationMismatch,recovered\n"
+            "p,v1,\"a, \"\"quoted\"\"\nlabel\",pending,,1,,\"timeout\r\",stop-and-cut,,,,,,false\n");
   const auto rows = read_csv(csv);
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[1].fields.at(2), "a, \"quoted\"\nlabel");
@@ -1787,7 +1791,8 @@ TEST(LedgerExport, JsonlHasOneObjectPerJobWithNulls) {
   auto o = boost::json::parse(lines[0]).as_object();
   EXPECT_EQ(keys_of(o),
             (std::set<std::string>{"projectId", "liveVideoId", "label", "state", "videoPublicId",
-                                   "attempts", "httpStatus", "error"}));
+                                   "attempts", "httpStatus", "error", "kind", "title", "clipId",
+                                   "publishStatus", "duration", "durationMismatch", "recovered"}));
   EXPECT_EQ(o.at("projectId").as_string(), "-p");
   EXPECT_EQ(o.at("label").as_string(), "=SUM(A1)");  // JSON needs no formula guard
   EXPECT_EQ(o.at("state").as_string(), "succeeded");

@@ -24,6 +24,15 @@ enum ExitStatus : int {
   // 128 + signal (130 SIGINT, 143 SIGTERM): stopped by a signal; the rest is pending
 };
 
+// How `batchcut track` (and `run --wait-ready`) follow the VODs of succeeded jobs until they
+// are Ready (vod/tracker.hpp).
+struct TrackSettings {
+  std::optional<std::string> manage_base_url;  // the manage API; default: default_manage_base_url
+  double timeout_seconds = 7200;               // give up on VODs still processing after this
+  double poll_interval_seconds = 30;           // between reads of a VOD still processing
+  std::optional<double> duration_tolerance_seconds;  // default: max(2 s, 1 % of the expected)
+};
+
 struct RunCommand {
   std::filesystem::path manifest;  // for run; empty for replay
   // Replay: take the jobs in these states from this ledger instead of a manifest.
@@ -85,7 +94,28 @@ struct RunCommand {
   std::optional<std::filesystem::path> metrics_file;
   std::optional<std::string> metrics_listen;  // HOST:PORT, :PORT or PORT (127.0.0.1); port 0: any free one
   double metrics_interval_seconds = 15;       // between writes of metrics_file
+
+  // --wait-ready: after the summary, track the VODs of the ledger's succeeded jobs until they
+  // are Ready (as `batchcut track`), for at most ready.timeout_seconds (--ready-timeout).
+  bool wait_ready = false;
+  TrackSettings ready;
 };
+
+// `batchcut track LEDGER`: reads every succeeded job's VOD on the manage API until it is
+// Ready or Failed, or the timeout passes, appending each new observation to the ledger (whose
+// lock it holds). The key, auth scheme, CA file, pacing and backoff come from `connection`
+// (unset: the ledger's), as for a run; connection.timeout_seconds is per request.
+// Exit 0 when every tracked VOD is Ready, 1 otherwise, 2 on bad usage or a fatal answer (401).
+struct TrackCommand {
+  std::filesystem::path ledger;
+  TrackSettings track;
+  RunCommand connection;
+};
+
+int track_command(const TrackCommand& command, std::ostream& out, std::ostream& err);
+
+// "2h", "30s", "1h30m", "90" (seconds): nullopt when malformed.
+std::optional<double> parse_duration_seconds(const std::string& text);
 
 int run_command(const RunCommand& command, std::ostream& out, std::ostream& err);
 int validate_command(const std::filesystem::path& manifest, ManifestFormat format,
