@@ -378,3 +378,20 @@ TEST(VodExport, RowsCarryKindClipAndTheVodAsLastRead) {
   EXPECT_EQ(o.at("durationMismatch").as_bool(), true);
   EXPECT_EQ(o.at("recovered").as_bool(), false);
 }
+
+TEST(Tracker, NothingIsSentAfterTheTimeoutEvenWithAQueueBehindTheRate) {
+  Server server;
+  server.script = [](const std::string&, int) { return http(200, answer(1)); };
+  TrackOptions o;
+  o.rate = 1;
+  o.timeout = 10s;
+  const auto t = track(server, o, 100);
+  ASSERT_TRUE(t.summary);
+  EXPECT_TRUE(t.summary->timed_out);
+  ASSERT_FALSE(server.times.empty());
+  EXPECT_LE(server.times.back() - server.times.front(), 10s);
+  EXPECT_EQ(server.times.size(), 11u);  // at 0, 1 s, ..., 10 s
+  std::size_t not_read = 0;
+  for (const auto& v : t.summary->latest) not_read += v.error == "not read";
+  EXPECT_EQ(not_read, 89u);
+}
