@@ -4,6 +4,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cmath>
+#include <deque>
 #include <queue>
 #include <random>
 
@@ -25,9 +27,15 @@ class Tracker::Impl : public std::enable_shared_from_this<Tracker::Impl> {
     items_ = std::move(items);
     done_ = std::move(done);
     wake_.emplace(ex);
+    cold_gate_.emplace(ex);
+    // Armed "never" explicitly: an Asio timer starts out expired, so a wait would not wait.
+    wake_->expires_at(steady_time::max());
+    cold_gate_->expires_at(steady_time::max());
     deadline_ = RunClock::now() + options_.timeout;
     states_.resize(items_.size());
     summary_.latest.resize(items_.size());
+    if (options_.rate > 0)
+      window_cap_ = static_cast<std::size_t>(std::max(1.0, std::floor(options_.rate) + std::floor(options_.burst) - 1));
     const auto now = RunClock::now();
     for (std::size_t i = 0; i < items_.size(); ++i) {
       summary_.latest[i].video_public_id = items_[i].video_public_id;
@@ -57,6 +65,7 @@ class Tracker::Impl : public std::enable_shared_from_this<Tracker::Impl> {
   asio::awaitable<void> worker() {
     auto connection = transport_.make_connection();
     RunTimer pace(executor_);
+    bool warm = false;  // this worker's connection has carried a request
     while (!stop_) {
       const auto now = RunClock::now();
       if (queue_.empty()) {
@@ -68,7 +77,7 @@ class Tracker::Impl : public std::enable_shared_from_this<Tracker::Impl> {
         continue;
       }
       const Due next = queue_.top();
-      if (next.at > deadline_) {  // the time is up for every VOD still waiting
+      if (next.at > deadline_ || now > deadline_) {  // the time is up for every VOD still waiting
         summary_.timed_out = true;
         while (!queue_.empty()) queue_.pop();
         wake_->cancel();
@@ -80,17 +89,42 @@ class Tracker::Impl : public std::enable_shared_from_this<Tracker::Impl> {
       }
       queue_.pop();
       ++in_flight_;
+      // A worker's first request opens its connection (TCP, TLS): it arrives late by the
+      // handshake, on top of the requests paced after it. Cold connections open one at a
+      // time, so at most one late request ever lands among the paced ones.
+      while (!warm && cold_busy_ && !stop_) co_await cold_gate_->wait();
+      const bool opening = !warm;
+      cold_busy_ = cold_busy_ || opening;
       // The bucket paces every request of every worker: never more than rate*T + burst in T.
-      if (const auto go = bucket_.reserve(RunClock::now()); go > RunClock::now()) {
+      if (const auto go = bucket_.reserve(RunClock::now()); go > RunClock::now() && !stop_) {
         pace.expires_at(go);
         co_await pace.wait();
       }
-      if (stop_) {
-        --in_flight_;
-        break;
+      // And a hard cap over the sends themselves: a stall of this process (or a timer that
+      // fires late) must not let the requests paced behind it out as a burst over the rate.
+      while (!stop_ && window_cap_ > 0 && sent_.size() >= window_cap_ &&
+             RunClock::now() - sent_.front() < std::chrono::seconds(1)) {
+        pace.expires_at(sent_.front() + std::chrono::seconds(1));
+        co_await pace.wait();
+        while (!sent_.empty() && RunClock::now() - sent_.front() >= std::chrono::seconds(1)) sent_.pop_front();
       }
-      co_await poll(*connection, next.index);
+      if (!stop_ && RunClock::now() > deadline_) {  // the time ran out while this one waited
+        summary_.timed_out = true;
+        queue_.push(next);
+      } else if (!stop_) {
+        if (window_cap_ > 0) {
+          sent_.push_back(RunClock::now());
+          while (sent_.size() > window_cap_) sent_.pop_front();
+        }
+        co_await poll(*connection, next.index);
+      }
       --in_flight_;
+      if (opening) {
+        warm = true;
+        cold_busy_ = false;
+        cold_gate_->cancel();  // the next cold worker may go
+      }
+      if (stop_) break;
       rearm();
     }
     if (--workers_ == 0) finish();
@@ -122,6 +156,7 @@ class Tracker::Impl : public std::enable_shared_from_this<Tracker::Impl> {
                                  : "the manage API's certificate did not verify: " + r.error_text;
       stop_ = true;
       wake_->cancel();
+      cold_gate_->cancel();
       co_return;
     }
     const bool retryable = r.error != TransportError::none || r.status == 408 || r.status == 429 ||
@@ -171,6 +206,11 @@ class Tracker::Impl : public std::enable_shared_from_this<Tracker::Impl> {
   std::vector<ItemState> states_;
   std::priority_queue<Due, std::vector<Due>, std::greater<>> queue_;
   std::optional<RunTimer> wake_;
+  std::optional<RunTimer> cold_gate_;  // cold workers wait here while one opens its connection
+  bool cold_busy_ = false;
+  // The last window_cap_ send times: at most rate (at least 1, plus burst - 1) in any 1 s.
+  std::size_t window_cap_ = 0;
+  std::deque<steady_time> sent_;
   steady_time deadline_{};
   int workers_ = 0;
   int in_flight_ = 0;

@@ -10,7 +10,8 @@
 # Knobs (environment): RUNS=3 JOBS=100000 CONC=64 PACE_RATE=200 PACE_SECONDS=30
 #   LAT_JOBS=20000 LAT_CONC=1000 LAT_MS=500 SCALE_JOBS=1000000 PIN=1 EMU_THREADS=1
 #   TOOLS="batchcut batchcut-nosync wrk hey h2load curl" TRANSPORTS="http https"
-#   SECTIONS="throughput pacing latency scale" BUILD_DIR=<repo>/build-bench
+#   SECTIONS="throughput pacing latency scale track" BUILD_DIR=<repo>/build-bench
+#   TRACK_JOBS=10000 TRACK_RATE=500 TRACK_POLL=10s TRACK_ENCODE_MS=15000 (track.sh, alone too)
 #   OUT_DIR=<BUILD_DIR>/bench-results/<time> KEEP=0 (1: keep the work dir of big inputs)
 #   SKIP_BUILD=0 SKIP_INSTALL=0
 # Only 127.0.0.1 is ever contacted. Every process started here is stopped on exit.
@@ -37,7 +38,7 @@ PIN="${PIN:-1}"
 EMU_THREADS="${EMU_THREADS:-1}"
 TOOLS="${TOOLS:-batchcut batchcut-nosync wrk hey h2load curl}"
 TRANSPORTS="${TRANSPORTS:-http https}"
-SECTIONS="${SECTIONS:-throughput pacing latency scale}"
+SECTIONS="${SECTIONS:-throughput pacing latency scale track}"
 BUILD_DIR="${BUILD_DIR:-$REPO/build-bench}"
 OUT_DIR="${OUT_DIR:-$BUILD_DIR/bench-results/$(date -u +%Y%m%dT%H%M%SZ)}"
 KEEP="${KEEP:-0}"
@@ -349,7 +350,18 @@ if has scale; then
   CLIENT_PIN=("${saved_pin[@]}")
   [[ $(stat -c %s "$WORK/scale.ledger.jsonl") == "$size0" ]] || log "WARNING: resume changed the ledger"
 fi
+TRACK_ROW=""
+if has track; then
+  # batchcut track's pacing (tests/bench/track.sh, which also runs alone): one run.
+  log "track: ${TRACK_JOBS:-10000} VODs at --rate ${TRACK_RATE:-500}"
+  mkdir -p "$OUT_DIR/track"
+  TRACK_ROW="$(BUILD_DIR="$BUILD_DIR" SKIP_BUILD=1 OUT_DIR="$OUT_DIR/track" bash "$BENCH_DIR/track.sh" \
+               2>>"$LOGS/track.err" | head -1)" || log "WARNING: track.sh failed (see $LOGS/track.err)"
+fi
 raw "$(printf '{"kind":"done","seconds":%s}' $(( $(date +%s) - T0 )))"
 
 python3 "$BENCH_DIR/report.py" "$RAW" | tee "$OUT_DIR/table.md"
+if [[ -n "$TRACK_ROW" ]]; then
+  printf '\n| batchcut track | figure | measured | target | |\n|---|---|---|---|---|\n%s\n' "$TRACK_ROW" | tee -a "$OUT_DIR/table.md"
+fi
 log "raw results: $RAW; table: $OUT_DIR/table.md; logs: $LOGS"

@@ -2,6 +2,8 @@
 """Pacing analysis of a vp-emulator --record file (one JSON line per request, "ts" in ms).
 
   windows.py RECORD_FILE [LEDGER_FILE]  ->  one JSON object on stdout:
+  windows.py --vod RECORD_FILE          the same for the VOD reads of batchcut track
+                                        (GET .../api/projects/{p}/videos/{id}) instead
     requests        stop-and-cut POSTs seen by the emulator
     span_s          first to last request, seconds
     achieved_rps    (requests - 1) / span_s: the rate between the first and the last request
@@ -59,7 +61,17 @@ def read_times(path, keep):
     return times
 
 
+def is_vod_read(r):
+    parts = r.get("target", "").split("?")[0].split("/")
+    # .../api/projects/{p}/videos/{id}
+    return (r.get("method") == "GET" and len(parts) >= 6 and parts[-2] == "videos"
+            and parts[-4] == "projects")
+
+
 def main(argv):
+    if len(argv) > 2 and argv[1] == "--vod":
+        print(json.dumps(figures(read_times(argv[2], is_vod_read))))
+        return
     out = figures(read_times(argv[1], lambda r: r.get("method") == "POST" and
                              r.get("target", "").endswith("/stop-and-cut")))
     if len(argv) > 2:

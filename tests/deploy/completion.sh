@@ -31,7 +31,7 @@ lacks() {
   ! grep -qw -- "$option" <<<" $(complete_line "$@") " || fail "batchcut $* <TAB>: offers $option"
 }
 
-expect "--help --version config demo export plan replay run status validate" ""
+expect "--help --version config demo export plan replay run status track validate" ""
 expect "replay run" r
 expect "--retarget --retry-budget" run --ret
 expect "--states" replay --st

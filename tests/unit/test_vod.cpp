@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -129,6 +130,7 @@ using Script = std::function<AttemptResult(const std::string& video, int nth)>;
 
 struct Server {
   Script script;
+  std::chrono::milliseconds handshake{0};  // a new connection's first request arrives this late
   std::vector<steady_time> times;
   std::map<std::string, std::vector<steady_time>> per_video;
 };
@@ -138,6 +140,12 @@ class ScriptedConnection final : public Connection {
   explicit ScriptedConnection(Server& s) : s_(s) {}
   asio::awaitable<AttemptResult> round_trip(const HttpRequest& request, std::chrono::milliseconds) override {
     EXPECT_FALSE(request.post);
+    if (!opened_ && s_.handshake.count() > 0) {  // the first request arrives after the handshake
+      opened_ = true;
+      RunTimer t(co_await asio::this_coro::executor);
+      t.expires_after(s_.handshake);
+      co_await t.wait();
+    }
     const std::string video = request.target.substr(request.target.rfind('/') + 1);
     const auto now = RunClock::now();
     s_.times.push_back(now);
@@ -151,6 +159,7 @@ class ScriptedConnection final : public Connection {
 
  private:
   Server& s_;
+  bool opened_ = false;
 };
 
 class ScriptedTransport final : public Transport {
@@ -377,4 +386,42 @@ TEST(VodExport, RowsCarryKindClipAndTheVodAsLastRead) {
   EXPECT_EQ(o.at("duration").to_number<double>(), 50.0);
   EXPECT_EQ(o.at("durationMismatch").as_bool(), true);
   EXPECT_EQ(o.at("recovered").as_bool(), false);
+}
+
+TEST(Tracker, NothingIsSentAfterTheTimeoutEvenWithAQueueBehindTheRate) {
+  Server server;
+  server.script = [](const std::string&, int) { return http(200, answer(1)); };
+  TrackOptions o;
+  o.rate = 1;
+  o.timeout = 10s;
+  const auto t = track(server, o, 100);
+  ASSERT_TRUE(t.summary);
+  EXPECT_TRUE(t.summary->timed_out);
+  ASSERT_FALSE(server.times.empty());
+  EXPECT_LE(server.times.back() - server.times.front(), 10s);
+  EXPECT_EQ(server.times.size(), 11u);  // at 0, 1 s, ..., 10 s
+  std::size_t not_read = 0;
+  for (const auto& v : t.summary->latest) not_read += v.error == "not read";
+  EXPECT_EQ(not_read, 89u);
+}
+
+// A connection's first request arrives late by its handshake; were every worker's first
+// request paced as if it left at once, they would land together on the paced ones after them.
+TEST(Tracker, NewConnectionsDoNotBunchArrivalsOverTheRate) {
+  Server server;
+  server.handshake = 150ms;
+  server.script = [](const std::string&, int) { return http(200, answer(2)); };
+  TrackOptions o;
+  o.rate = 20;
+  o.concurrency = 16;
+  const auto t = track(server, o, 100);
+  ASSERT_TRUE(t.summary);
+  ASSERT_EQ(server.times.size(), 100u);
+  std::sort(server.times.begin(), server.times.end());
+  std::size_t worst = 0;
+  for (std::size_t lo = 0, hi = 0; hi < server.times.size(); ++hi) {
+    while (server.times[hi] - server.times[lo] >= 1s) ++lo;
+    worst = std::max(worst, hi - lo + 1);
+  }
+  EXPECT_LE(worst, 21u);  // the rate, and at most the one request a handshake delayed
 }
