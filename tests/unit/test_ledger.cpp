@@ -1255,7 +1255,7 @@ TEST(LedgerRead, CorruptLinesAreAllReportedWithFileLineAndField) {
           f + "12: ts: must be a string",
           f + "13: verdict: unknown cut verdict 'permanent'",
           f + "14: op: unknown op 'read' (expected cut)",
-          f + "15: op: unknown op 'snip' (expected cut or read)",
+          f + "15: op: unknown op 'snip' (expected cut, read or lookup)",
           f + "15: blind: must be true or false",
           f + "16: " + not_json(""),
           f + "17: projectId: must not be empty",
