@@ -160,6 +160,8 @@ const char* classify_auth(const std::optional<std::string_view>& header) {
 struct CutBody {
   std::vector<std::string> errors;
   std::string v1_video_id;  // videoPublicId, for the v1 form
+  std::optional<std::int64_t> from_ms, to_ms, from_t, to_t;  // the range asked for (ticks for dates)
+  std::string title;  // cut-and-publish
 };
 
 // Reads an optional integer offset; appends an error when present but not a valid one.
@@ -238,12 +240,90 @@ CutBody validate_cut_body(std::string_view body, bool v1) {
   if (vis == o.end() || !vis->value().is_int64() || vis->value().get_int64() < 1 ||
       vis->value().get_int64() > 3)
     out.errors.push_back("videoVisibilityOptionId is required and must be 1, 2 or 3.");
+  out.from_ms = from_ms;
+  out.to_ms = to_ms;
+  out.from_t = from_t;
+  out.to_t = to_t;
   return out;
+}
+
+// cut-and-publish: {title, fromMilisecond, toMilisecond, videoVisibilityOptionId}, all required.
+CutBody validate_clip_body(std::string_view body) {
+  CutBody out;
+  json::error_code ec;
+  json::value doc = json::parse(json::string_view(body.data(), body.size()), ec);
+  if (ec || !doc.is_object()) {
+    out.errors.push_back(ec ? "The request body is not valid JSON." : "The request body must be a JSON object.");
+    return out;
+  }
+  const json::object& o = doc.get_object();
+  auto title = o.find("title");
+  if (title == o.end() || !title->value().is_string() || title->value().get_string().empty())
+    out.errors.push_back("title is required.");
+  else
+    out.title = std::string(title->value().get_string());
+  bool has_from, has_to;
+  out.from_ms = read_ms(o, "fromMilisecond", out.errors, has_from);
+  out.to_ms = read_ms(o, "toMilisecond", out.errors, has_to);
+  if (!has_from || !has_to) out.errors.push_back("fromMilisecond and toMilisecond are required.");
+  if (out.from_ms && out.to_ms && *out.to_ms <= *out.from_ms)
+    out.errors.push_back("toMilisecond must be greater than fromMilisecond.");
+  auto vis = o.find("videoVisibilityOptionId");
+  if (vis == o.end() || !vis->value().is_int64() || vis->value().get_int64() < 1 ||
+      vis->value().get_int64() > 3)
+    out.errors.push_back("videoVisibilityOptionId is required and must be 1, 2 or 3.");
+  return out;
+}
+
+// A query parameter, percent-decoded ('+' is a space); nullopt when absent.
+std::optional<std::string> query_param(std::string_view target, std::string_view name) {
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) return std::nullopt;
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name) {
+      const std::string_view raw = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+      std::string out;
+      for (std::size_t i = 0; i < raw.size(); ++i) {
+        if (raw[i] == '+') {
+          out += ' ';
+        } else if (raw[i] == '%' && i + 2 < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[i + 1])) &&
+                   std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
+          out += static_cast<char>(std::stoi(std::string(raw.substr(i + 1, 2)), nullptr, 16));
+          i += 2;
+        } else {
+          out += raw[i];
+        }
+      }
+      return out;
+    }
+    if (amp == std::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
 }
 
 // ---- routing ----
 
-enum class Route { none, cut_v2, cut_v1, get_video, stats, videos };
+enum class Route { none, cut_v2, cut_v1, clip_v2, get_video, stats, videos, vod_get, vod_list };
+
+const char* kind_of(Route r) {
+  switch (r) {
+    case Route::cut_v2:
+    case Route::cut_v1: return "stop-and-cut";
+    case Route::clip_v2: return "cut-and-publish";
+    case Route::get_video: return "live-video";
+    case Route::vod_get: return "vod";
+    case Route::vod_list: return "vod-list";
+    case Route::stats:
+    case Route::videos: return "emulator";
+    case Route::none: return "other";
+  }
+  return "other";
+}
 
 struct Routed {
   Route route = Route::none;
@@ -271,11 +351,19 @@ Routed route_request(std::string_view method, std::string_view target) {
     if (slash == std::string_view::npos) break;
     path.remove_prefix(slash + 1);
   }
+  // The manage API: /api/projects/{projectId}/videos[/{id}]
+  if (n >= 4 && n <= 5 && seg[0] == "api" && seg[1] == "projects" && seg[3] == "videos") {
+    r.project = seg[2];
+    if (n == 5) r.video = seg[4];
+    if (method == "GET") r.route = n == 5 ? Route::vod_get : Route::vod_list;
+    else r.allow = "GET";
+    return r;
+  }
   if (n < 4 || seg[0] != "api" || seg[3] != "live-videos") return r;
   r.project = seg[2];
-  if (seg[1] == "v2" && n == 6 && seg[5] == "stop-and-cut") {
+  if (seg[1] == "v2" && n == 6 && (seg[5] == "stop-and-cut" || seg[5] == "cut-and-publish")) {
     r.video = seg[4];
-    if (method == "POST") r.route = Route::cut_v2;
+    if (method == "POST") r.route = seg[5] == "stop-and-cut" ? Route::cut_v2 : Route::clip_v2;
     else r.allow = "POST";
   } else if (seg[1] == "v1" && n == 5) {
     r.video = seg[4];
@@ -302,8 +390,16 @@ std::string content_security_policy(std::size_t bytes) {
 
 // ---- state ----
 
+// A VOD made by a stop-and-cut or a clip. Guarded by State::mu.
+struct VodState {
+  EmulatedVod vod;
+  std::string insert_date, cut_start, cut_end;  // .NET style, 7 digits, no zone
+  std::chrono::steady_clock::time_point made;
+};
+
 struct VideoState {
   std::string project_id, live_video_id, start_date;
+  std::int64_t start_ticks = 0;
   // Guarded by State::mu:
   bool stopped = false;
   int cut_count = 0;
@@ -321,8 +417,10 @@ struct EmulatorCore::State {
   // The key set never changes after construction, so lookups need no lock.
   std::unordered_map<std::string, VideoState, sv_hash, sv_equal> videos;
 
-  mutable std::mutex mu;  // video state and the id counter; held for a few instructions
+  mutable std::mutex mu;  // video state, VODs and the id counter; held for a few instructions
   std::uint64_t id_counter = 0;
+  std::vector<VodState> vods;
+  std::unordered_map<std::string, std::size_t> vod_at;  // publicId -> position in vods
 
   std::mutex bucket_mu;
   double tokens = 0;
@@ -332,7 +430,7 @@ struct EmulatorCore::State {
 
   std::atomic<std::uint64_t> fault_seq{0}, latency_seq{0}, xid{32770};
   std::atomic<std::uint64_t> requests{0}, connections{0}, cuts{0}, repeated{0}, dropped{0},
-      delivered{0};
+      delivered{0}, clips{0}, repeated_clips{0}, vod_reads{0};
   std::array<std::atomic<std::uint64_t>, 600> by_status{};
 
   void count_status(int status) {
@@ -357,6 +455,7 @@ struct EmulatorCore::State {
         static_cast<std::int64_t>(splitmix64_at(seed_mix, static_cast<std::uint64_t>(index)) %
                                   static_cast<std::uint64_t>(ticks_per_second));
     v.start_date = format_ticks(ticks, 7, false);
+    v.start_ticks = ticks;
     v.project_id = project;
     v.live_video_id = id;
     projects.insert(project);
@@ -431,6 +530,82 @@ struct EmulatorCore::State {
 
   std::string video_json(const VideoState& v) const;
   std::string videos_json() const;
+
+  // Makes a VOD (under mu). `seconds`: the duration asked for.
+  const VodState& make_vod(const VideoState& v, std::string title, bool clip, double seconds,
+                           clock::time_point now) {
+    const auto n = id_counter++;
+    VodState d;
+    d.vod.video_public_id = emulator_video_public_id(faults.seed, n);
+    d.vod.project_id = v.project_id;
+    d.vod.live_video_id = v.live_video_id;
+    d.vod.title = std::move(title);
+    d.vod.clip = clip;
+    // Drawn from their own streams, so the request faults' sequence stays as it was.
+    d.vod.will_fail = unit_draw(splitmix64_at(seed_mix ^ 0x3c6ef372fe94f82bULL, n)) < faults.p_encode_fail;
+    const bool short_one = unit_draw(splitmix64_at(seed_mix ^ 0xa54ff53a5f1d36f1ULL, n)) < faults.p_short_duration;
+    d.vod.duration_s = short_one ? seconds / 2 : seconds;
+    const std::int64_t now_ticks = to_ticks(system_clock::now());
+    d.insert_date = format_ticks(now_ticks, 7, false);
+    d.cut_start = v.start_date;
+    d.cut_end = d.insert_date;
+    d.made = now;
+    vod_at[d.vod.video_public_id] = vods.size();
+    vods.push_back(std::move(d));
+    return vods.back();
+  }
+
+  // The VOD as the manage API shows it at `now` (under mu).
+  json::object vod_json(const VodState& d, clock::time_point now, bool with_parent) const {
+    int status = 1;
+    if (now - d.made >= faults.encode_time) status = d.vod.will_fail ? 4 : 2;
+    static constexpr const char* names[] = {"", "Processing", "Ready", "", "Failed"};
+    json::object o{{"publicId", d.vod.video_public_id},
+                   {"mediaId", d.vod.video_public_id},
+                   {"title", d.vod.title},
+                   {"duration", d.vod.duration_s},
+                   {"insertDate", d.insert_date},
+                   {"publishStatusId", status},
+                   {"publishStatusName", names[status]},
+                   {"liveCutStartDate", d.cut_start},
+                   {"liveCutEndDate", d.cut_end}};
+    if (with_parent) o["parentVideoId"] = d.vod.live_video_id;
+    return o;
+  }
+
+  std::string vod_list_json(std::string_view project, std::string_view target, clock::time_point now) const {
+    const auto search = query_param(target, "search");
+    const auto parent = faults.list_omits_parent ? std::nullopt : query_param(target, "parentVideoId");
+    auto number = [&](std::string_view name, long fallback, long lo, long hi) {
+      const auto v = query_param(target, name);
+      long x = fallback;
+      if (v && !v->empty()) x = std::strtol(v->c_str(), nullptr, 10);
+      return std::clamp(x, lo, hi);
+    };
+    const long page = number("page", 1, 1, 1000000), take = number("take", 20, 1, 100);
+    auto lower = [](std::string t) {
+      std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      return t;
+    };
+    const std::string needle = search ? lower(*search) : std::string();
+    json::array items;
+    long total = 0;
+    std::lock_guard lock(mu);
+    for (auto it = vods.rbegin(); it != vods.rend(); ++it) {  // newest first
+      const VodState& d = *it;
+      if (d.vod.project_id != project) continue;
+      if (parent && !parent->empty() && d.vod.live_video_id != *parent) continue;
+      if (!needle.empty() && lower(d.vod.title).find(needle) == std::string::npos) continue;
+      if (++total > (page - 1) * take && static_cast<long>(items.size()) < take)
+        items.push_back(vod_json(d, now, !faults.list_omits_parent));
+    }
+    json::object result{{"currentPage", page},
+                        {"totalPages", (total + take - 1) / take},
+                        {"pageSize", take},
+                        {"totalCount", total},
+                        {"items", std::move(items)}};
+    return json::serialize(result);
+  }
 };
 
 std::string EmulatorCore::State::video_json(const VideoState& v) const {
@@ -442,6 +617,7 @@ std::string EmulatorCore::State::video_json(const VideoState& v) const {
   o["isLiveStreaming"] = !v.stopped;
   o["canStopAndCut"] = !v.stopped;
   o["canStopWithoutSaving"] = !v.stopped;
+  o["canCutAndPublish"] = true;
   o["dvrEnabled"] = true;
   o["startDateUTC"] = v.start_date;
   if (v.stopped) o["endDateUTC"] = v.end_date;
@@ -545,6 +721,9 @@ EmulatorResponse EmulatorCore::handle(const EmulatorRequest& req, clock::time_po
   r.auth_scheme = classify_auth(req.authorization);
   r.authorized = req.authorization && *req.authorization == s.expected_auth;
   const Routed routed = route_request(req.method, req.target);
+  r.kind = kind_of(routed.route);
+  r.project_id = routed.project;
+  r.live_video_id = routed.video;
 
   auto finish = [&](EmulatorResponse&& out) {
     if (!out.drop) s.count_status(out.status);
@@ -594,7 +773,7 @@ EmulatorResponse EmulatorCore::handle(const EmulatorRequest& req, clock::time_po
   }
   if (routed.route == Route::none) return fail(404, {"Not found."});
 
-  const bool is_cut = routed.route == Route::cut_v2 || routed.route == Route::cut_v1;
+  const bool is_cut = routed.route == Route::cut_v2 || routed.route == Route::cut_v1 || routed.route == Route::clip_v2;
   Fault fault = is_cut ? s.draw_fault() : Fault::none;
   if (fault == Fault::f503) {
     r.fault = "503";
@@ -619,6 +798,69 @@ EmulatorResponse EmulatorCore::handle(const EmulatorRequest& req, clock::time_po
     const VideoState* v = s.find_video(routed.project, routed.video);
     if (!v) return fail(404, {"Result Not Found: no such live video."});
     r.body = success_envelope(s.video_json(*v));
+    return finish(std::move(r));
+  }
+  if (routed.route == Route::vod_get) {
+    s.vod_reads.fetch_add(1, std::memory_order_relaxed);
+    std::unique_lock lock(s.mu);
+    const auto at = s.vod_at.find(std::string(routed.video));
+    if (at == s.vod_at.end() || s.vods[at->second].vod.project_id != routed.project) {
+      lock.unlock();
+      return fail(404, {"Result Not Found: no such video."});
+    }
+    r.body = success_envelope(json::serialize(s.vod_json(s.vods[at->second], now, true)));
+    return finish(std::move(r));
+  }
+  if (routed.route == Route::vod_list) {
+    s.vod_reads.fetch_add(1, std::memory_order_relaxed);
+    r.body = success_envelope(s.vod_list_json(routed.project, req.target, now));
+    return finish(std::move(r));
+  }
+  if (routed.route == Route::clip_v2) {
+    // cut-and-publish: a new clip every call, on a live or a stopped stream alike.
+    const VideoState* v = s.find_video(routed.project, routed.video);
+    if (!v) return fail(404, {"Result Not Found: no such live video."});
+    CutBody body = validate_clip_body(req.body);
+    r.title = body.title;
+    if (!body.errors.empty()) {
+      r.status = 400;
+      r.body = error_envelope(400, body.errors);
+      return finish(std::move(r));
+    }
+    if (fault == Fault::f500) {
+      r.fault = "500";
+      return fail(500, {"An unexpected error occurred."});
+    }
+    {
+      std::lock_guard lock(s.mu);
+      const bool again = std::any_of(s.vods.begin(), s.vods.end(), [&](const VodState& d) {
+        return d.vod.clip && d.vod.title == body.title && d.vod.live_video_id == v->live_video_id &&
+               d.vod.project_id == v->project_id;
+      });
+      if (again) s.repeated_clips.fetch_add(1, std::memory_order_relaxed);
+      r.video_public_id =
+          s.make_vod(*v, body.title, true, static_cast<double>(*body.to_ms - *body.from_ms) / 1000.0, now).vod.video_public_id;
+    }
+    s.clips.fetch_add(1, std::memory_order_relaxed);
+    switch (fault) {
+      case Fault::cut_drop:
+        r.fault = "cut_drop";
+        r.drop = true;
+        r.status = 0;
+        s.dropped.fetch_add(1, std::memory_order_relaxed);
+        return finish(std::move(r));
+      case Fault::f500_after_cut:
+        r.fault = "500_after_cut";
+        return fail(500, {"An unexpected error occurred."});
+      case Fault::slow_cut:
+        r.fault = "slow_cut";
+        r.delay += s.faults.slow_cut_delay;
+        break;
+      default:
+        break;
+    }
+    json::object result{{"videoPublicId", r.video_public_id}, {"name", body.title}, {"originalFile", nullptr}};
+    r.body = success_envelope(json::serialize(result));
     return finish(std::move(r));
   }
 
@@ -654,8 +896,12 @@ EmulatorResponse EmulatorCore::handle(const EmulatorRequest& req, clock::time_po
     }
     video.stopped = true;
     ++video.cut_count;
-    video.video_public_id = emulator_video_public_id(s.faults.seed, s.id_counter++);
-    video.end_date = format_ticks(to_ticks(system_clock::now()), 7, false);
+    const std::int64_t now_ticks = to_ticks(system_clock::now());
+    double seconds = static_cast<double>(now_ticks - video.start_ticks) / ticks_per_second;  // the whole stream
+    if (body.from_ms && body.to_ms) seconds = static_cast<double>(*body.to_ms - *body.from_ms) / 1000.0;
+    if (body.from_t && body.to_t) seconds = static_cast<double>(*body.to_t - *body.from_t) / ticks_per_second;
+    video.video_public_id = s.make_vod(video, "Live stream " + video.live_video_id, false, seconds, now).vod.video_public_id;
+    video.end_date = format_ticks(now_ticks, 7, false);
     r.video_public_id = video.video_public_id;
   }
   s.cuts.fetch_add(1, std::memory_order_relaxed);
@@ -694,8 +940,20 @@ EmulatorStats EmulatorCore::stats() const {
   out.repeated_cuts = s.repeated.load();
   out.dropped_connections = s.dropped.load();
   out.ids_delivered = s.delivered.load();
+  out.clips_made = s.clips.load();
+  out.repeated_clips = s.repeated_clips.load();
+  out.vod_reads = s.vod_reads.load();
   for (std::size_t i = 0; i < s.by_status.size(); ++i)
     if (auto n = s.by_status[i].load()) out.requests_by_status[static_cast<int>(i)] = n;
+  return out;
+}
+
+std::vector<EmulatedVod> EmulatorCore::vods() const {
+  const State& s = *state_;
+  std::lock_guard lock(s.mu);
+  std::vector<EmulatedVod> out;
+  out.reserve(s.vods.size());
+  for (const VodState& d : s.vods) out.push_back(d.vod);
   return out;
 }
 
@@ -730,6 +988,11 @@ std::string EmulatorCore::record_line(const EmulatorRequest& req, const Emulator
   else o["fault"] = nullptr;
   if (!resp.video_public_id.empty()) o["videoPublicId"] = resp.video_public_id;
   else o["videoPublicId"] = nullptr;
+  o["kind"] = resp.kind;
+  o["projectId"] = resp.project_id;
+  o["liveVideoId"] = resp.live_video_id;
+  if (!resp.title.empty()) o["title"] = resp.title;
+  o["made"] = !resp.video_public_id.empty();  // a VOD was made (its answer may still have been lost)
   return json::serialize(o);
 }
 
@@ -744,6 +1007,9 @@ std::string emulator_stats_json(const EmulatorStats& st) {
   o["repeatedCuts"] = st.repeated_cuts;
   o["droppedConnections"] = st.dropped_connections;
   o["idsDelivered"] = st.ids_delivered;
+  o["clipsMade"] = st.clips_made;
+  o["repeatedClips"] = st.repeated_clips;
+  o["vodReads"] = st.vod_reads;
   return json::serialize(o);
 }
 

@@ -386,6 +386,10 @@ EmulatorStats Emulator::stats() const {
   return impl_->core_ ? impl_->core_->stats() : EmulatorStats{};
 }
 
+std::vector<EmulatedVod> Emulator::vods() const {
+  return impl_->core_ ? impl_->core_->vods() : std::vector<EmulatedVod>{};
+}
+
 std::vector<EmulatorVideo> Emulator::videos() const {
   return impl_->core_ ? impl_->core_->videos() : std::vector<EmulatorVideo>{};
 }

@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
   std::string auth_scheme = "bearer";
   std::string projects = "proj1";
   std::string videos_file, tls_cert, tls_key, tls_self_signed, record, port_file;
-  double slow_cut_ms = 5000, latency_ms = 0, jitter_ms = 0, outage_start_ms = 0, outage_ms = 0;
+  double slow_cut_ms = 5000, latency_ms = 0, jitter_ms = 0, outage_start_ms = 0, outage_ms = 0, encode_ms = 2000;
 
   app.add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)")
       ->capture_default_str();
@@ -124,6 +124,16 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--outage-ms", outage_ms, "outage length (every API request: HTML 503)")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--encode-time", encode_ms,
+                 "a VOD is Processing this many ms after it is made, then Ready (or Failed)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--p-encode-fail", f.p_encode_fail, "probability that a VOD's encoding ends Failed")->check(prob);
+  app.add_option("--p-short-duration", f.p_short_duration,
+                 "probability that a VOD is half as long as its cut asked")
+      ->check(prob);
+  app.add_flag("--list-omits-parent", f.list_omits_parent,
+               "the video list answers no parentVideoId and ignores that filter");
   app.add_option("--extra-header-bytes", f.extra_header_bytes,
                  "every API answer carries a Content-Security-Policy header this long, as "
                  "behind a CDN (0: off)")
@@ -181,6 +191,7 @@ int main(int argc, char** argv) {
                        std::to_string(p_sum) + ")");
   auto ms = [](double v) { return std::chrono::milliseconds(static_cast<std::int64_t>(v)); };
   f.slow_cut_delay = ms(slow_cut_ms);
+  f.encode_time = ms(encode_ms);
   f.latency = ms(latency_ms);
   f.latency_jitter = ms(jitter_ms);
   f.outage_start = ms(outage_start_ms);

@@ -161,7 +161,9 @@ void on_cut_answer(Lifecycle& job, const CutAnswer& e) {
       // This request did nothing, but an earlier one may have cut: then "cannot be stopped"
       // (or a 403/404) most likely means ours did, and its id was never seen.
       if (job.ever_doubt) {
-        job.error = stopped_already;
+        job.error = job.kind == JobKind::clip
+                        ? "an earlier attempt may have made the clip (it was not found then); this one was refused"
+                        : stopped_already;
         job.error += " (then: " + e.error + ")";
         settle(job, JobState::in_doubt);
       } else {

@@ -428,7 +428,7 @@ bool Folder::line(std::string_view text, std::size_t lineno) {
 
 // The rest of a job's identity: a clip's "kind" and its clipId, or its title without one.
 bool Folder::read_identity(LineCheck& c) {
-  identity_ = JobIdentity{project_id_, live_video_id_};
+  identity_ = JobIdentity{project_id_, live_video_id_, JobKind::stop_and_cut, false, {}};
   std::string_view kind_text, clip_id, title;
   if (!c.optional_string(f_kind, kind_text)) return false;
   const auto kind = kind_text.empty() ? std::optional<JobKind>(JobKind::stop_and_cut) : parse_job_kind(kind_text);

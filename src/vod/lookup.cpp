@@ -15,7 +15,8 @@ LookupQuery lookup_query(const JobSpec& job, const Lifecycle& life, std::chrono:
   q.project_id = job.project_id;
   q.live_video_id = job.live_video_id;
   q.title = job.kind == JobKind::clip ? job.title : life.live_title;
-  q.since_ms = life.first_cut_at_ms - skew.count();
+  // Unknown (a hand-made ledger without its dispatch's "ts"): no window, no match taken.
+  q.since_ms = life.first_cut_at_ms > 0 ? life.first_cut_at_ms - skew.count() : LookupQuery::since_unknown;
   return q;
 }
 
@@ -46,6 +47,8 @@ const json::string* string_member(const json::object& o, std::string_view key) {
 }  // namespace
 
 LookupResult match_lookup(int http_status, std::string_view body, const LookupQuery& q) {
+  if (q.since_ms == LookupQuery::since_unknown)
+    return unreadable("when the first cut left is unknown, so no VOD can be told to be ours");
   if (http_status != 200) return unreadable("the video list answered HTTP " + std::to_string(http_status));
   json::error_code ec;
   json::value doc = json::parse(body, ec);

@@ -343,7 +343,7 @@ class TextLog final : public LedgerLog {
 // A clip that succeeded, and a vod record of it (Ready, 50 s for a 60 s range).
 LedgerContents tracked_clip() {
   TextLog log;
-  append_run(log, RunTarget{"https://x", "bearer"});
+  append_run(log, RunTarget{"https://x", "bearer", std::nullopt, std::nullopt});
   JobSpec clip = ms_job(0, 60000);
   clip.kind = JobKind::clip;
   clip.title = "First goal";

@@ -44,6 +44,13 @@ struct EmulatorFaults {
   // A careless server: every JSON error answer (401, 404, 500, ...) quotes the Authorization
   // header it received as its first error message. For tests that the key is redacted.
   bool echo_authorization = false;
+  // The VOD after the cut (manage API): Processing for encode_time after it is made, then
+  // Ready, or Failed with probability p_encode_fail (drawn when it is made).
+  std::chrono::milliseconds encode_time{2000};
+  double p_encode_fail = 0;
+  double p_short_duration = 0;  // the VOD is half as long as asked
+  // The video list answers no parentVideoId (and ignores that filter): the API may not.
+  bool list_omits_parent = false;
 };
 
 enum class EmulatorTls { none, files, self_signed };
@@ -75,6 +82,17 @@ struct EmulatorStats {
   std::uint64_t repeated_cuts = 0;           // stop-and-cuts on an already stopped stream
   std::uint64_t dropped_connections = 0;     // cut-then-drop faults fired
   std::uint64_t ids_delivered = 0;           // videoPublicIds written in a complete response
+  std::uint64_t clips_made = 0;              // cut-and-publish calls that made a clip
+  std::uint64_t repeated_clips = 0;          // clips made with a title the live video already had one of
+  std::uint64_t vod_reads = 0;               // manage-API reads: a VOD by id, or the video list
+};
+
+// One VOD the emulator made (for tests): of a stop-and-cut, or a clip.
+struct EmulatedVod {
+  std::string video_public_id, project_id, live_video_id, title;
+  bool clip = false;
+  bool will_fail = false;      // its encoding ends Failed
+  double duration_s = 0;
 };
 
 // One entry of the emulator's knowledge of a live video (for tests).
@@ -104,6 +122,7 @@ class Emulator {
   // numbers are settled. GET /_emulator/stats on the same keep-alive connection is too.
   EmulatorStats stats() const;
   std::vector<EmulatorVideo> videos() const;  // sorted by project, then live video id
+  std::vector<EmulatedVod> vods() const;      // in the order they were made
 
   class Impl;
 
@@ -120,6 +139,7 @@ class Emulator {
 //  * proxy level, before routing and auth: the outage window (HTML 503), the rate limit
 //    (429 + Retry-After), latency (on every API request), the extra header (on every API
 //    answer), and the p503 / p429 draws of a POST stop-and-cut. None of these makes a cut.
+//  * the same draws for a POST cut-and-publish (a clip), which is valid on a stopped stream too;
 //  * backend level, only on an otherwise valid stop-and-cut of a live video (after auth,
 //    project, video, body and state checks): p500 (no cut), p_cut_drop, p500_after_cut and
 //    p_slow_cut (all three make the cut).
@@ -149,6 +169,10 @@ struct EmulatorResponse {
   std::string video_key;        // "project/id" of the video cut by this request, if any
   std::string video_public_id;  // id of the VOD made by this request, if any
   bool carries_id = false;      // the body holds video_public_id (a 200 after a cut)
+  // For the record: what the request was ("stop-and-cut", "cut-and-publish", "live-video",
+  // "vod", "vod-list", ...), for which live video, and a clip's title.
+  const char* kind = "other";
+  std::string project_id, live_video_id, title;
 };
 
 class EmulatorCore {
@@ -170,6 +194,7 @@ class EmulatorCore {
 
   EmulatorStats stats() const;
   std::vector<EmulatorVideo> videos() const;  // sorted by key
+  std::vector<EmulatedVod> vods() const;
 
   // One line of the --record file (no trailing newline). `status_sent` is 0 for a dropped
   // connection. The Authorization value never appears, only authorized/authScheme.

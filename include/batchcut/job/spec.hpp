@@ -57,7 +57,7 @@ struct JobSpec {
   JobKind kind = JobKind::stop_and_cut;
 
   JobIdentity identity() const {
-    if (kind == JobKind::stop_and_cut) return {project_id, live_video_id};
+    if (kind == JobKind::stop_and_cut) return {project_id, live_video_id, kind, false, {}};
     const bool by_id = !clip_id.empty();
     return {project_id, live_video_id, kind, by_id, by_id ? clip_id : title};
   }

@@ -94,7 +94,7 @@ struct LedgerContents {
   const JobRecord* find(const JobIdentity& id) const;
   // A stop-and-cut job, by its live video.
   const JobRecord* find(std::string_view project_id, std::string_view live_video_id) const {
-    return find(JobIdentity{project_id, live_video_id});
+    return find(JobIdentity{project_id, live_video_id, JobKind::stop_and_cut, false, {}});
   }
   const JobRecord* find(const JobSpec& spec) const { return find(spec.identity()); }
 };

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,7 @@ struct LookupQuery {
   // ("" when unknown: then only an item that names its parentVideoId can match).
   std::string title;
   std::int64_t since_ms = 0;  // only VODs inserted at or after this (Unix ms) can be ours
+  static constexpr std::int64_t since_unknown = std::numeric_limits<std::int64_t>::min();
 };
 
 // The lookup of `job`, whose lifecycle says when its first cut left; `skew` widens the window
