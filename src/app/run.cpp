@@ -85,6 +85,7 @@ bool check_options(const RunCommand& c, std::ostream& err) {
   if (c.halt_window < 1) bad("--halt-window must be >= 1");
   if (!(c.drain_timeout_seconds >= 0)) bad("--drain-timeout must be >= 0");
   if (!(c.reconcile_delay_seconds >= 0) || c.reconcile_delay_seconds > 3600) bad("--reconcile-delay must be 0..3600 seconds");
+  if (!(c.lookup_clock_skew_seconds >= 0) || c.lookup_clock_skew_seconds > 86400) bad("--lookup-clock-skew must be 0..86400 seconds");
   if (!(c.backoff_base_seconds > 0) || !(c.backoff_cap_seconds >= c.backoff_base_seconds))
     bad("--backoff-base must be > 0 and --backoff-cap >= --backoff-base");
   if (c.ca_file && !fs::exists(*c.ca_file)) bad("--ca-file " + c.ca_file->string() + " does not exist");
@@ -450,6 +451,9 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   options.backoff.cap = seconds_option(c.backoff_cap_seconds);
   options.reconcile = c.reconcile;
   options.reconcile_delay = seconds_option(c.reconcile_delay_seconds);
+  // Lookups of a lost answer's VOD go to the manage API (vod/lookup.hpp).
+  options.manage_base = parse_base_url(c.ready.manage_base_url.value_or(default_manage_base_for(base->to_string())));
+  options.lookup_clock_skew = seconds_option(c.lookup_clock_skew_seconds);
   options.retry_budget_percent = c.retry_budget_percent;
   options.halt_after_failures = c.halt_after_failures;
   options.halt_after_failure_rate = c.halt_after_failure_rate;

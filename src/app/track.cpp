@@ -87,7 +87,8 @@ TrackOutcome track_ledger(const TrackSettings& s, const RunCommand& c, const fs:
   if (!(c.rate >= 0)) return bad("--rate must be >= 0 (0 means unlimited)");
   if (!(c.burst >= 1)) return bad("--burst must be >= 1");
   std::string url_error;
-  const std::string manage_text = s.manage_base_url.value_or(default_manage_base_url);
+  const std::string manage_text = s.manage_base_url.value_or(
+      known.target ? default_manage_base_for(known.target->base_url) : std::string(default_manage_base_url));
   const auto manage = parse_base_url(manage_text, &url_error);
   if (!manage) return bad("--manage-base-url: " + url_error);  // not echoed: it may hold a secret
   if (!manage->tls && !c.allow_insecure_http) {

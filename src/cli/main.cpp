@@ -109,7 +109,8 @@ CLI::Option* add_duration_option(CLI::App* cmd, const std::string& name, double&
 // Where VODs are read and how they are followed (`track`, and `run --wait-ready`).
 void add_track_options(CLI::App* cmd, TrackSettings& t) {
   cmd->add_option("--manage-base-url", t.manage_base_url,
-                  std::string("The manage API, where VODs are read (default: ") + default_manage_base_url + ")");
+                  std::string("The manage API, where VODs are read and lost answers looked up (default: ") +
+                      default_manage_base_url + " for VP's livestream API, else the --base-url's server)");
   add_duration_option(cmd, "--poll-interval", t.poll_interval_seconds, "Between reads of a VOD still processing")
       ->default_str("30s");
   cmd->add_option("--duration-tolerance", t.duration_tolerance_seconds,
@@ -132,6 +133,9 @@ void add_run_options(CLI::App* cmd, RunCommand& run, RunFlags& flags) {
   cmd->add_flag("--ledger-sync-none", flags.no_sync, "Do not fsync the ledger (faster; a crash may lose records)");
   cmd->add_flag("--no-reconcile", flags.no_reconcile, "Retry in-doubt attempts without reading the video's state first");
   cmd->add_option("--reconcile-delay", run.reconcile_delay_seconds, "Seconds to let an in-doubt attempt settle before reading the video's state")->capture_default_str();
+  cmd->add_option("--lookup-clock-skew", run.lookup_clock_skew_seconds,
+                  "Seconds before the first cut a VOD may be inserted and still be taken as a lost answer's (the server's clock may be behind)")
+      ->capture_default_str();
   cmd->add_option("--retry-budget", run.retry_budget_percent, "Percent of in-flight slots retries may hold")->capture_default_str();
   cmd->add_option("--halt-after-failures", flags.halt_failures, "Stop after N failed attempts")->capture_default_str();
   cmd->add_option("--halt-after-failure-rate", flags.halt_rate, "Stop when P% of the last --halt-window attempts failed");

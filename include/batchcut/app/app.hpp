@@ -63,6 +63,7 @@ struct RunCommand {
   std::uint64_t seed = 0;
   bool reconcile = true;
   double reconcile_delay_seconds = 2;
+  double lookup_clock_skew_seconds = 60;  // a lookup also takes VODs inserted this long before the first cut
   double retry_budget_percent = 20;
   std::optional<std::size_t> halt_after_failures;
   std::optional<double> halt_after_failure_rate;  // 0..1

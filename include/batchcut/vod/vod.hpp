@@ -12,6 +12,11 @@ namespace batchcut {
 
 inline constexpr const char* default_manage_base_url = "https://vp-api.gjirafa.tech";
 
+// The manage API's base URL when --manage-base-url is not given: VP's own when the
+// livestream API is VP's own (https://livestream.vp.gjirafa.tech); otherwise the livestream
+// API's server itself (the emulator serves both, as may a gateway in front of both).
+std::string default_manage_base_for(std::string_view livestream_base_url);
+
 // The manage API's publishStatusId (1 Processing, 2 Ready, 4 Failed, 8 ReEncoding), and
 // unknown: not read yet, or no usable answer (404 before the VOD is listed, an error).
 enum class PublishStatus : std::uint8_t { unknown = 0, processing = 1, ready = 2, failed = 4, reencoding = 8 };
