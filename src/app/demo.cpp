@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <set>
 #include <ostream>
 
 #include "app/common.hpp"
@@ -37,14 +38,19 @@ int demo_command(const fs::path& manifest, const fs::path& work_dir, std::ostrea
   const fs::path videos = work_dir / "emulator-videos.csv";
   {
     std::ofstream v(videos);
-    for (const auto& j : m.jobs) v << j.project_id << "," << j.live_video_id << "\n";
+    std::set<std::string> seen;  // a stream with clips is named by several jobs
+    for (const auto& j : m.jobs)
+      if (seen.insert(j.project_id + "," + j.live_video_id).second) v << j.project_id << "," << j.live_video_id << "\n";
   }
   eo.videos_file = videos;
   eo.faults.seed = 2026;
   eo.faults.p500 = 0.03;
   eo.faults.p503 = 0.04;
   eo.faults.p429 = 0.03;
+  eo.faults.p_cut_drop = 0.02;  // made, then the connection drops: a lookup finds the id
   eo.faults.retry_after_seconds = 1;
+  eo.faults.encode_time = std::chrono::milliseconds(1500);
+  eo.faults.p_short_duration = 0.01;  // a VOD shorter than asked: flagged, not failed
   eo.faults.latency = std::chrono::milliseconds(5);
   eo.faults.latency_jitter = std::chrono::milliseconds(25);
   Emulator emulator(eo);
@@ -55,7 +61,8 @@ int demo_command(const fs::path& manifest, const fs::path& work_dir, std::ostrea
     return exit_aborted;
   }
   out << "batchcut demo: emulator on " << emulator.base_url()
-      << " (TLS, self-signed CA; faults: 3% 500, 4% 503, 3% 429 with Retry-After)\n"
+      << " (TLS, self-signed CA; faults: 3% 500, 4% 503, 3% 429 with Retry-After, 2% answers lost after the cut;"
+      << " VODs encode in 1.5 s, 1% come out short)\n"
       << "batchcut demo: running " << manifest.string() << " (" << m.jobs.size() << " jobs)\n";
 
   RunCommand c;
@@ -73,11 +80,17 @@ int demo_command(const fs::path& manifest, const fs::path& work_dir, std::ostrea
   c.progress_interval_seconds = 2;
   c.stderr_is_terminal = ::isatty(STDERR_FILENO) == 1;
   c.command_line = "batchcut demo";
+  // Then follow every VOD until it is Ready (or Failed), as an overnight run would.
+  c.wait_ready = true;
+  c.ready.manage_base_url = emulator.base_url();
+  c.ready.poll_interval_seconds = 1;
+  c.ready.timeout_seconds = 120;
   const int status = run_command(c, out, err);
   const EmulatorStats stats = emulator.stats();
   emulator.stop();
-  out << "batchcut demo: the emulator made " << stats.cuts_made << " cuts ("
-      << stats.repeated_cuts << " repeated) from " << stats.requests << " requests\n"
+  out << "batchcut demo: the emulator made " << stats.cuts_made << " cuts (" << stats.repeated_cuts
+      << " repeated) and " << stats.clips_made << " clips (" << stats.repeated_clips << " repeated) from "
+      << stats.requests << " requests\n"
       << "batchcut demo: see `batchcut status " << ledger.string() << "` and `batchcut export "
       << ledger.string() << "`\n";
   return status;

@@ -369,7 +369,10 @@ TEST(Holes, AnInDoubtRowShowsTheCutsAnswerNotTheReadBacks) {
   Emulator emulator(o);
   emulator.start();
   write_file(dir / "jobs.csv", manifest_csv(3));
-  EXPECT_EQ(run_process(BATCHCUT_BINARY, run_args("run", dir / "jobs.csv", emulator, dir, {"--reconcile-delay", "0.1"}),
+  // With the manage API out of reach, the stopped streams' VODs cannot be looked up.
+  EXPECT_EQ(run_process(BATCHCUT_BINARY,
+                        run_args("run", dir / "jobs.csv", emulator, dir,
+                                 {"--reconcile-delay", "0.1", "--max-attempts", "1", "--manage-base-url", "https://127.0.0.1:1"}),
                         key_env).exit_code, 1);
   const auto rows = export_rows(ledger_of(dir));
   ASSERT_EQ(rows.size(), 3u);
@@ -377,7 +380,25 @@ TEST(Holes, AnInDoubtRowShowsTheCutsAnswerNotTheReadBacks) {
     EXPECT_EQ(row.at("state"), "in_doubt");
     EXPECT_EQ(row.at("httpStatus"), "500");  // not the read-back's 200
     EXPECT_EQ(row.at("attempts"), "1");
+    EXPECT_EQ(row.at("recovered"), "false");
     EXPECT_NE(row.at("error").find("stream already stopped"), std::string::npos) << row.at("error");
+    EXPECT_NE(row.at("error").find("could not be looked up"), std::string::npos) << row.at("error");
+  }
+  // With it (the emulator serves both), the lookup finds each VOD: succeeded, recovered,
+  // and the row still shows the cut's own 500.
+  TempDir again;
+  auto o2 = tls_options(again, 3);
+  o2.faults.p500_after_cut = 1.0;
+  Emulator second(o2);
+  second.start();
+  write_file(again / "jobs.csv", manifest_csv(3));
+  EXPECT_EQ(run_process(BATCHCUT_BINARY, run_args("run", again / "jobs.csv", second, again, {"--reconcile-delay", "0.1"}),
+                        key_env).exit_code, 0);
+  for (const auto& row : export_rows(ledger_of(again))) {
+    EXPECT_EQ(row.at("state"), "succeeded");
+    EXPECT_EQ(row.at("httpStatus"), "500");
+    EXPECT_EQ(row.at("recovered"), "true");
+    EXPECT_FALSE(row.at("videoPublicId").empty());
   }
 }
 
