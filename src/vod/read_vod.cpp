@@ -4,31 +4,13 @@
 #include <charconv>
 #include <cmath>
 
+#include "batchcut/net/api.hpp"
+
 namespace batchcut {
 
 namespace json = boost::json;
 
 namespace {
-
-// An id as one path segment: every byte outside RFC 3986's unreserved set is percent-encoded,
-// as net/api.cpp does for the livestream API's targets (ids are validated to [A-Za-z0-9_-]
-// anyway; a crafted one cannot add a '/', '?' or line break). Kept here while api.cpp's
-// encoder is private to it.
-void append_segment(std::string& out, std::string_view id) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  for (const char ch : id) {
-    const auto c = static_cast<unsigned char>(ch);
-    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                            c == '-' || c == '.' || c == '_' || c == '~';
-    if (unreserved) {
-      out += ch;
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 0xf];
-    }
-  }
-}
 
 VodObservation unknown(VodObservation o, std::string why) {
   o.status = PublishStatus::unknown;
@@ -58,9 +40,9 @@ bool read_duration(const json::value& v, std::optional<double>& out) {
 
 std::string vod_target(const BaseUrl& manage, std::string_view project_id, std::string_view video_public_id) {
   std::string t = manage.path_prefix + "/api/projects/";
-  append_segment(t, project_id);
+  append_percent_encoded(t, project_id);
   t += "/videos/";
-  append_segment(t, video_public_id);
+  append_percent_encoded(t, video_public_id);
   return t;
 }
 
