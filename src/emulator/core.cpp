@@ -744,6 +744,28 @@ EmulatorResponse EmulatorCore::handle(const EmulatorRequest& req, clock::time_po
     return finish(std::move(r));
   };
 
+  // The backend faults that strike once a cut or a clip is made: its answer is lost (the
+  // connection drops), or is a 500, or comes late. nullopt: it is answered as usual.
+  auto after_made = [&](Fault fault) -> std::optional<EmulatorResponse> {
+    switch (fault) {
+      case Fault::cut_drop:
+        r.fault = "cut_drop";
+        r.drop = true;
+        r.status = 0;
+        s.dropped.fetch_add(1, std::memory_order_relaxed);
+        return finish(std::move(r));
+      case Fault::f500_after_cut:
+        r.fault = "500_after_cut";
+        return fail(500, {"An unexpected error occurred."});
+      case Fault::slow_cut:
+        r.fault = "slow_cut";
+        r.delay += s.faults.slow_cut_delay;
+        return std::nullopt;
+      default:
+        return std::nullopt;
+    }
+  };
+
   // The emulator's own endpoints: no auth, no faults, no latency.
   if (routed.route == Route::stats) {
     r.body = emulator_stats_json(stats());
@@ -842,23 +864,7 @@ EmulatorResponse EmulatorCore::handle(const EmulatorRequest& req, clock::time_po
           s.make_vod(*v, body.title, true, static_cast<double>(*body.to_ms - *body.from_ms) / 1000.0, now).vod.video_public_id;
     }
     s.clips.fetch_add(1, std::memory_order_relaxed);
-    switch (fault) {
-      case Fault::cut_drop:
-        r.fault = "cut_drop";
-        r.drop = true;
-        r.status = 0;
-        s.dropped.fetch_add(1, std::memory_order_relaxed);
-        return finish(std::move(r));
-      case Fault::f500_after_cut:
-        r.fault = "500_after_cut";
-        return fail(500, {"An unexpected error occurred."});
-      case Fault::slow_cut:
-        r.fault = "slow_cut";
-        r.delay += s.faults.slow_cut_delay;
-        break;
-      default:
-        break;
-    }
+    if (auto answered = after_made(fault)) return std::move(*answered);
     json::object result{{"videoPublicId", r.video_public_id}, {"name", body.title}, {"originalFile", nullptr}};
     r.body = success_envelope(json::serialize(result));
     return finish(std::move(r));
@@ -908,23 +914,7 @@ EmulatorResponse EmulatorCore::handle(const EmulatorRequest& req, clock::time_po
   r.video_key.reserve(video.project_id.size() + 1 + video.live_video_id.size());
   r.video_key.append(video.project_id).append("/").append(video.live_video_id);
 
-  switch (fault) {
-    case Fault::cut_drop:
-      r.fault = "cut_drop";
-      r.drop = true;
-      r.status = 0;
-      s.dropped.fetch_add(1, std::memory_order_relaxed);
-      return finish(std::move(r));
-    case Fault::f500_after_cut:
-      r.fault = "500_after_cut";
-      return fail(500, {"An unexpected error occurred."});
-    case Fault::slow_cut:
-      r.fault = "slow_cut";
-      r.delay += s.faults.slow_cut_delay;
-      break;
-    default:
-      break;
-  }
+  if (auto answered = after_made(fault)) return std::move(*answered);
   r.carries_id = true;
   r.body = R"({"success":true,"errors":[],"messages":[],"result":{"videoPublicId":")" +
            r.video_public_id + R"("},"resultInfo":null,"statusCode":200})";
