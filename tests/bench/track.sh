@@ -4,7 +4,9 @@
 # knows), then runs `batchcut track --rate TRACK_RATE` against the emulator's manage API with
 # an encode time long enough that many VODs need more than one poll. The emulator records
 # every request (--record: one JSON line each, "ts" in ms when it was received); windows.py
-# --vod counts the VOD reads in every 1 s window. PASS when the most in any 1 s window <= rate.
+# --vod counts the VOD reads in every 1 s window. PASS when the most in any 1 s window is at
+# most rate + burst (1): what a token bucket admits in any window of 1 s (a token at its start
+# and `rate` more by its end), measured where the requests arrive.
 #
 #   bash tests/bench/track.sh
 #   TRACK_JOBS=10000 TRACK_RATE=500 TRACK_POLL=10s TRACK_ENCODE_MS=15000 bash tests/bench/track.sh
@@ -90,10 +92,10 @@ vods = next((l for l in summary if l.startswith("VODs:")), "(no summary)")
 res = {"jobs": jobs, "rate": rate, "exit": rc, "wall_s": round(end - start, 2), "vod_reads": w["requests"],
        "polls_per_vod": round(w["requests"] / jobs, 2) if jobs else 0, "max_1s": w["max_1s"],
        "max_100ms": w["max_100ms"], "achieved_rps": round(w["achieved_rps"], 1), "vods": vods,
-       "pass": w["max_1s"] <= rate}
+       "pass": w["max_1s"] <= rate + 1}
 json.dump(res, open(f"{out}/track.json", "w"))
-print("| batchcut track pacing | %d VODs, --rate %g: %d reads (%.2f per VOD) in %.1f s, %s/s achieved | max %d in any 1 s window | <= %g | %s |"
-      % (jobs, rate, w["requests"], res["polls_per_vod"], res["wall_s"], res["achieved_rps"], w["max_1s"], rate,
+print("| batchcut track pacing | %d VODs, --rate %g: %d reads (%.2f per VOD) in %.1f s, %s/s achieved | max %d in any 1 s window | <= %g (rate + burst) | %s |"
+      % (jobs, rate, w["requests"], res["polls_per_vod"], res["wall_s"], res["achieved_rps"], w["max_1s"], rate + 1,
          "PASS" if res["pass"] else "MISS"))
 print(json.dumps(res))
 PY
