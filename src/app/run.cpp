@@ -96,8 +96,15 @@ bool check_options(const RunCommand& c, std::ostream& err) {
   if (c.wait_ready) {  // checked now, not after an hour of cuts
     if (!(c.ready.timeout_seconds > 0)) bad("--ready-timeout must be > 0");
     if (!(c.ready.poll_interval_seconds > 0)) bad("--poll-interval must be > 0");
+  }
+  if (c.ready.manage_base_url) {  // lookups go there too, with or without --wait-ready
     std::string why;
-    if (c.ready.manage_base_url && !parse_base_url(*c.ready.manage_base_url, &why)) bad("--manage-base-url: " + why);
+    const auto manage = parse_base_url(*c.ready.manage_base_url, &why);
+    if (!manage) bad("--manage-base-url: " + why);
+    else if (!manage->tls && !c.allow_insecure_http)
+      if (auto refusal = clear_text_refusal(manage->host, manage->port))
+        bad("--manage-base-url http://" + manage->host + " would send the API key in clear text (" + *refusal +
+            "); use https://, or pass --allow-insecure-http");
   }
   return ok;
 }

@@ -196,3 +196,20 @@ TEST(Clips, AnAmbiguousTitleEndsInDoubtAndTheClockSkewWindowDecides) {
     std::filesystem::remove(dir / "setup.ledger.jsonl");
   }
 }
+
+TEST(Clips, AManageBaseUrlThatWouldLeakTheKeyOrIsMalformedIsRefusedBeforeAnythingIsSent) {
+  TempDir dir;
+  auto o = tls_options(dir, 2);
+  Emulator emulator(o);
+  emulator.start();
+  write_file(dir / "jobs.yaml", post_event(1, 1, true));
+  for (const char* url : {"http://example.com", "ftp://127.0.0.1"}) {
+    SCOPED_TRACE(url);
+    const auto r = run_process(BATCHCUT_BINARY, run_args("run", dir / "jobs.yaml", emulator, dir, {"--manage-base-url", url}),
+                               key_env);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("--manage-base-url"), std::string::npos) << r.err;
+  }
+  emulator.stop();
+  EXPECT_EQ(emulator.stats().requests, 0u);
+}
