@@ -112,7 +112,7 @@ void export_jsonl(const LedgerContents& ledger, const std::set<JobState>& states
 void export_manifest_csv(const LedgerContents& ledger, const std::set<JobState>& states, std::ostream& os) {
   std::string out =
       "projectId,liveVideoId,videoVisibilityOptionId,fromMilisecond,toMilisecond,dateTimeFrom,"
-      "dateTimeTo,label\n";
+      "dateTimeTo,label,kind,title,clipId\n";
   for (const JobRecord& j : ledger.jobs) {
     if (!wanted(states, j)) continue;
     const JobSpec& s = j.spec;
@@ -124,6 +124,13 @@ void export_manifest_csv(const LedgerContents& ledger, const std::set<JobState>&
     else out += ",";
     out += ",";
     append_csv_cell(out, s.label);
+    // A clip must come back as a clip: run as a stop-and-cut it would stop the stream.
+    out += ",";
+    out += to_string(s.kind);
+    out += ",";
+    append_csv_cell(out, s.title);
+    out += ",";
+    append_csv_cell(out, s.clip_id);
     out += "\n";
   }
   os << out;
@@ -147,6 +154,11 @@ void export_manifest_yaml(const LedgerContents& ledger, const std::set<JobState>
       y << YAML::Key << "dateTimeTo" << YAML::Value << format_iso8601(s.to_time);
     }
     if (!s.label.empty()) y << YAML::Key << "label" << YAML::Value << YAML::DoubleQuoted << s.label;
+    if (s.kind == JobKind::clip) {  // run as a stop-and-cut, a clip would stop the stream
+      y << YAML::Key << "kind" << YAML::Value << "clip";
+      y << YAML::Key << "title" << YAML::Value << YAML::DoubleQuoted << s.title;
+      if (!s.clip_id.empty()) y << YAML::Key << "clipId" << YAML::Value << YAML::DoubleQuoted << s.clip_id;
+    }
     const Lifecycle& l = j.life;
     std::string note = std::string("was ") + to_string(l.state);
     if (!l.error.empty()) note += ": " + l.error.substr(0, 120);

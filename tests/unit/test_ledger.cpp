@@ -1844,10 +1844,10 @@ TEST(LedgerExport, ManifestExportsRunAgainAsTheSameJobs) {
   export_manifest_yaml(c, {JobState::in_doubt}, yaml);
   EXPECT_EQ(csv.str(),
             "projectId,liveVideoId,videoVisibilityOptionId,fromMilisecond,toMilisecond,"
-            "dateTimeFrom,dateTimeTo,label\n"
-            "p,ms,2,1000,61000,,,ms clip\n"
-            "p,dt,1,,,2024-05-23T20:09:29.8106349Z,2024-05-23T21:00:00Z,dt clip\n"
-            "p,whole,3,,,,,\"say \"\"hi\"\", twice\"\n");
+            "dateTimeFrom,dateTimeTo,label,kind,title,clipId\n"
+            "p,ms,2,1000,61000,,,ms clip,stop-and-cut,,\n"
+            "p,dt,1,,,2024-05-23T20:09:29.8106349Z,2024-05-23T21:00:00Z,dt clip,stop-and-cut,,\n"
+            "p,whole,3,,,,,\"say \"\"hi\"\", twice\",stop-and-cut,,\n");
   EXPECT_NE(yaml.str().find("# was in_doubt: out of reads"), std::string::npos) << yaml.str();
   for (const auto& [text, format] :
        {std::pair{csv.str(), ManifestFormat::csv}, std::pair{yaml.str(), ManifestFormat::yaml}}) {
@@ -2190,3 +2190,35 @@ TEST(LedgerClip, AClipRecordWithABadTitleOrClipIdIsRefusedWithFileAndLine) {
   ASSERT_EQ(c.jobs.size(), 1u);
   EXPECT_EQ(c.jobs[0].spec.title, "ok");
 }
+
+// A failed or in-doubt clip exported as a manifest comes back as the same clip: run as a
+// stop-and-cut, it would stop a stream that was only to be clipped.
+TEST(LedgerExport, AManifestExportKeepsAClipAClip) {
+  MemoryLog log;
+  Job by_id = clip(clip_job("lv1", "Tor für \"Köln\", 1:0", "goal-1"));
+  Job by_title = clip(clip_job("lv2", "Interview"));
+  append_run(log, kTarget);
+  for (Job* j : {&by_id, &by_title}) {
+    append_job(log, j->spec);
+    record(log, *j, cut(1));
+    record(log, *j, answer(1, CutVerdict::refused, 400, "HTTP 400"));
+  }
+  const LedgerContents c = read_ledger_text(log.text, "l");
+  ASSERT_TRUE(c.errors.empty()) << ::testing::PrintToString(error_strings(c));
+  std::ostringstream csv, yaml;
+  export_manifest_csv(c, {JobState::failed}, csv);
+  export_manifest_yaml(c, {JobState::failed}, yaml);
+  for (const auto& [text, format] :
+       {std::pair{csv.str(), ManifestFormat::csv}, std::pair{yaml.str(), ManifestFormat::yaml}}) {
+    const Manifest m = parse_manifest(text, format, "again");
+    ASSERT_TRUE(m.ok()) << m.errors[0].to_string() << "\n" << text;
+    ASSERT_EQ(m.jobs.size(), 2u) << text;
+    const Job* want[] = {&by_id, &by_title};
+    for (std::size_t i = 0; i < 2; ++i) {
+      EXPECT_EQ(m.jobs[i].kind, JobKind::clip) << text;
+      EXPECT_TRUE(m.jobs[i].identity() == want[i]->spec.identity()) << i << "\n" << text;
+      EXPECT_TRUE(m.jobs[i].same_request(want[i]->spec)) << i << "\n" << text;
+    }
+  }
+}
+
