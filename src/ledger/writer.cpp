@@ -490,6 +490,12 @@ void append_op(std::string& out, Op op, int attempt) {
   append_int(out, attempt);
 }
 
+void append_verdict(std::string& out, const char* verdict) {
+  out += ",\"verdict\":\"";
+  out += verdict;
+  out += '"';
+}
+
 void append_optional_id(std::string& out, std::string_view id) {
   out += ",\"videoPublicId\":";
   if (id.empty())
@@ -535,9 +541,7 @@ LedgerLog::Seq append_event(LedgerLog& log, const JobSpec& spec, const Event& ev
           append_op(out, Op::cut, e.attempt);
         } else if constexpr (std::is_same_v<E, CutAnswer>) {
           append_op(out, Op::cut, e.attempt);
-          out += ",\"verdict\":\"";
-          out += to_string(e.verdict);
-          out += '"';
+          append_verdict(out, to_string(e.verdict));
           append_optional_id(out, e.video_public_id);
           append_answer_tail(out, e.http_status, e.error, e.elapsed_ms);
           out += ",\"messages\":[";
@@ -548,9 +552,7 @@ LedgerLog::Seq append_event(LedgerLog& log, const JobSpec& spec, const Event& ev
           out += ']';
         } else if constexpr (std::is_same_v<E, ReadAnswer>) {
           append_op(out, Op::read, e.attempt);
-          out += ",\"verdict\":\"";
-          out += to_string(e.verdict);
-          out += '"';
+          append_verdict(out, to_string(e.verdict));
           append_answer_tail(out, e.http_status, e.error, e.elapsed_ms);
           if (!e.live_title.empty()) {
             out += ",\"liveTitle\":";
@@ -558,9 +560,7 @@ LedgerLog::Seq append_event(LedgerLog& log, const JobSpec& spec, const Event& ev
           }
         } else if constexpr (std::is_same_v<E, LookupAnswer>) {
           append_op(out, Op::lookup, e.attempt);
-          out += ",\"verdict\":\"";
-          out += to_string(e.verdict);
-          out += '"';
+          append_verdict(out, to_string(e.verdict));
           append_optional_id(out, e.video_public_id);
           out += ",\"candidates\":";
           append_int(out, e.candidates);

@@ -272,7 +272,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
       const RunJob& job = jobs_[i];
       if (job.life.settled()) continue;
       // A stream's clips are settled before it is stopped: its stop-and-cut waits for them.
-      if (job.spec.kind == JobKind::stop_and_cut && clips_left_.count(live_key(job.spec)))
+      if (job.spec.kind == JobKind::stop_and_cut && !clips_left_.empty() && clips_left_.count(live_key(job.spec)))
         held_[live_key(job.spec)].push_back(i);
       else
         begin(i);
