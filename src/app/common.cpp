@@ -1,6 +1,8 @@
 // What the commands share (common.hpp).
 #include "app/common.hpp"
 
+#include "batchcut/util/plural.hpp"
+
 #include <cstdlib>
 #include <iomanip>
 #include <ostream>
@@ -12,6 +14,18 @@ namespace fs = std::filesystem;
 
 void print_diagnostics(const Diagnostics& diags, std::ostream& err) {
   for (const auto& d : diags) err << d.to_string() << "\n";
+}
+
+bool print_manifest_diagnostics(const Manifest& m, const fs::path& path, std::ostream& err) {
+  print_diagnostics(m.warnings, err);
+  if (m.more_warnings) err << path.string() << ": and " << counted(m.more_warnings, "more warning") << "\n";
+  if (m.ok()) return true;
+  print_diagnostics(m.errors, err);
+  if (m.more_errors)
+    err << path.string() << ": and " << counted(m.more_errors, "more problem") << " (only the first "
+        << max_kept_problems << " are shown)\n";
+  err << "batchcut: " << path.string() << ": " << counted(m.error_count(), "problem") << "; nothing sent\n";
+  return false;
 }
 
 std::string seconds_text(std::chrono::milliseconds ms) {

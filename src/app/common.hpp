@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "batchcut/manifest/manifest.hpp"
 #include "batchcut/app/app.hpp"
 #include "batchcut/ledger/ledger.hpp"
 #include "batchcut/util/diagnostic.hpp"
@@ -22,6 +23,9 @@ struct Plan;
 namespace batchcut::app_detail {
 
 void print_diagnostics(const Diagnostics& diags, std::ostream& err);
+// A manifest's warnings and errors: those kept, then how many more were found. Returns
+// whether it had no errors.
+bool print_manifest_diagnostics(const Manifest& m, const std::filesystem::path& path, std::ostream& err);
 
 // "12.3 s"
 std::string seconds_text(std::chrono::milliseconds ms);

@@ -18,10 +18,7 @@ using namespace app_detail;
 int demo_command(const fs::path& manifest, const fs::path& work_dir, std::ostream& out,
                  std::ostream& err) {
   const Manifest m = load_manifest(manifest, ManifestFormat::detect);
-  if (!m.ok()) {
-    print_diagnostics(m.errors, err);
-    return exit_usage;
-  }
+  if (!print_manifest_diagnostics(m, manifest, err)) return exit_usage;
   std::error_code ec;
   fs::create_directories(work_dir, ec);
   const fs::path ledger = work_dir / "demo.ledger.jsonl";

@@ -5,11 +5,15 @@
 #include <charconv>
 #include <cstdlib>
 #include <ctime>
+#include <cstdio>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <set>
 #include <sstream>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <spdlog/logger.h>
 
@@ -37,9 +41,22 @@ std::optional<std::string> app_detail::load_api_key(const RunCommand& c, std::os
   if (c.api_key_override) return c.api_key_override;
   std::string key;
   if (c.api_key_file) {
+    const std::string name = c.api_key_file->string();
+    // As ssh does with a private key: a key file of one's own that group or others may read
+    // is refused, for the key could already be in other hands. (A file someone else owns,
+    // such as a secret Kubernetes or systemd mounts read-only for the service, is not ours
+    // to fix.)
+    struct stat st {};
+    if (::stat(name.c_str(), &st) == 0 && st.st_uid == ::geteuid() && (st.st_mode & 077) != 0) {
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+      err << "batchcut: --api-key-file " << name << " can be read by group or others (mode " << mode
+          << "); the key must be yours alone: chmod 600 " << name << "\n";
+      return std::nullopt;
+    }
     std::ifstream in(*c.api_key_file, std::ios::binary);
     if (!in) {
-      err << "batchcut: cannot read --api-key-file " << c.api_key_file->string() << "\n";
+      err << "batchcut: cannot read --api-key-file " << name << "\n";
       return std::nullopt;
     }
     std::getline(in, key);
@@ -312,13 +329,7 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   Manifest manifest;
   if (!replay) {
     manifest = load_manifest(c.manifest, c.format);
-    print_diagnostics(manifest.warnings, err);
-    if (!manifest.ok()) {
-      print_diagnostics(manifest.errors, err);
-      err << "batchcut: " << c.manifest.string() << ": " << counted(manifest.errors.size(), "problem")
-          << "; nothing sent\n";
-      return exit_usage;
-    }
+    if (!print_manifest_diagnostics(manifest, c.manifest, err)) return exit_usage;
   } else if (!fs::exists(*c.replay_ledger)) {
     err << "batchcut: " << c.replay_ledger->string() << ": no such ledger\n";
     return exit_usage;

@@ -1,5 +1,7 @@
 #include "batchcut/job/spec.hpp"
 
+#include "batchcut/util/escape.hpp"
+
 #include "batchcut/util/diagnostic.hpp"
 
 namespace batchcut {
@@ -53,13 +55,15 @@ std::optional<JobKind> parse_job_kind(std::string_view s) {
   return std::nullopt;
 }
 
+// Every part may hold bytes from the input (a file name, a column name, a value quoted in
+// the message): escaped, and cut to a readable length, here where every diagnostic is shown.
 std::string Diagnostic::to_string() const {
-  std::string out = file;
+  std::string out = escape_for_display(file, 400);
   if (line > 0) out += ":" + std::to_string(line);
   out += ": ";
   if (severity == Severity::warning) out += "warning: ";
-  if (!field.empty()) out += field + ": ";
-  out += message;
+  if (!field.empty()) out += escape_for_display(field, 60) + ": ";
+  out += escape_for_display(message, 2000);
   return out;
 }
 

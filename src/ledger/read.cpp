@@ -753,6 +753,22 @@ void fold_lines(Folder& folder, LedgerContents& out, const std::string& name, Re
   std::size_t have = 0;       // bytes in buf
   std::size_t buf_start = 0;  // file offset of buf[0]
   std::size_t lineno = 0;
+  // Limits (see ledger.hpp): no line batchcut writes is that long, and a ledger with that
+  // many problems is not one to act on; either way reading stops, in bounded time and memory.
+  const auto too_long = [&](std::size_t length, std::size_t at) {
+    if (length <= max_ledger_line) return false;
+    out.errors.push_back(Diagnostic{name, at, "",
+                                    "a line longer than " + std::to_string(max_ledger_line >> 20) +
+                                        " MiB: not a record batchcut writes; reading stopped here"});
+    return true;
+  };
+  const auto too_many = [&](std::size_t at) {
+    if (out.errors.size() < max_ledger_problems) return false;
+    out.errors.push_back(Diagnostic{name, at, "",
+                                    "more than " + std::to_string(max_ledger_problems) +
+                                        " problems; reading stopped here"});
+    return true;
+  };
   for (;;) {
     if (have == buf.size()) buf.resize(buf.size() * 2);  // a line longer than the buffer
     const long n = more(buf.data() + have, buf.size() - have);
@@ -766,12 +782,21 @@ void fold_lines(Folder& folder, LedgerContents& out, const std::string& name, Re
     have += static_cast<std::size_t>(n);
     std::string_view data(buf.data(), have);
     std::size_t pos = 0;
+    bool stop = false;
     for (;;) {
       std::size_t nl = data.find('\n', pos);
       if (nl == std::string_view::npos) break;
       ++lineno;
+      if ((stop = too_long(nl - pos, lineno) || too_many(lineno))) break;
       folder.line(data.substr(pos, nl - pos), lineno);
       pos = nl + 1;
+    }
+    // A line still without its end that is already too long: said now, not after reading
+    // on through gigabytes of it.
+    if (!stop) stop = too_long(have - pos, lineno + 1);
+    if (stop) {
+      have = 0;  // what is left unread is not a torn line
+      break;
     }
     std::memmove(buf.data(), buf.data() + pos, have - pos);
     have -= pos;
@@ -811,7 +836,9 @@ LedgerContents read_ledger(const std::filesystem::path& path) {
 
   Folder folder(out, name);
   // A job costs about 3 lines of ~190 bytes; reserving from the size avoids regrowing.
-  if (off_t size = ::lseek(fd, 0, SEEK_END); size > 0) folder.reserve(static_cast<std::size_t>(size) / 500 + 16);
+  // (Up to a million: the size of a hostile or sparse file must not decide what is allocated.)
+  if (off_t size = ::lseek(fd, 0, SEEK_END); size > 0)
+    folder.reserve(std::min<std::size_t>(static_cast<std::size_t>(size) / 500 + 16, std::size_t{1} << 20));
   ::lseek(fd, 0, SEEK_SET);
   fold_lines(folder, out, name,
              [fd](char* p, std::size_t room) -> long {

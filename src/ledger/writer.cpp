@@ -237,8 +237,30 @@ class LedgerWriter::Impl {
     if (appended_ > 0)
       throw LedgerError("ledger " + path_.string() +
                         ": a torn line can only be cut before anything is appended");
+    // Only a file that is provably a batchcut ledger is ever cut: one that begins with a
+    // ledger header, whole, or (a crash while the first line was written) torn. Any other
+    // file with an unterminated line (the wrong --ledger, say) is someone else's.
+    if (!starts_with_header(fd_, offset == 0))
+      throw LedgerError("ledger " + path_.string() +
+                        ": refusing to cut its unfinished last line: the file does not begin with a batchcut "
+                        "ledger header (is this the right file? if batchcut crashed while creating it, delete it)");
     cut_torn_tail(fd_, path_.string(), offset);
     tail_unterminated_ = false;
+  }
+
+  // Whether the file begins with a ledger header, the "run" record every ledger starts with
+  // (append_run): whole and newline-terminated, or, when `torn` (the file is one unfinished
+  // line), as much of one as a crash left: a beginning of it, shorter than any real line.
+  static bool starts_with_header(int fd, bool torn) {
+    constexpr std::string_view head = "{\"type\":\"run\",";
+    std::string first(64 * 1024, '\0');
+    const ssize_t n = ::pread(fd, first.data(), first.size(), 0);
+    if (n <= 0) return false;
+    first.resize(static_cast<std::size_t>(n));
+    if (torn)
+      return first.size() < 4096 && (first.starts_with(head) || head.starts_with(first)) &&
+             first.find('\n') == std::string::npos;
+    return first.starts_with(head) && first.find('\n') != std::string::npos;
   }
 
   // Cuts the file at `offset`, but only if what follows is one unterminated line: a stale
@@ -362,13 +384,23 @@ std::unique_ptr<LedgerWriter> LedgerWriter::open(const std::filesystem::path& pa
   };
 
   // Create the file only if it is missing, so we know whether the directory entry is new.
+  // Never through a symbolic link: appending to (or cutting) whatever a link points at
+  // could destroy an unrelated file. A new ledger is the user's alone (0600): it names
+  // the streams and the API's answers.
   Fd fd;
   bool created = false;
+  const auto refuse_link = [&] {
+    return LedgerError("ledger " + name +
+                       " is a symbolic link; batchcut writes its ledger only to a regular file, never through "
+                       "a link (give the real path with --ledger)");
+  };
   for (;;) {
-    fd.fd = ::open(name.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+    fd.fd = ::open(name.c_str(), O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
     if (fd.fd >= 0) break;
+    if (errno == ELOOP) throw refuse_link();
     if (errno != ENOENT) throw fail("cannot open");
-    fd.fd = ::open(name.c_str(), O_RDWR | O_APPEND | O_CLOEXEC | O_CREAT | O_EXCL, 0644);
+    fd.fd = ::open(name.c_str(), O_RDWR | O_APPEND | O_CLOEXEC | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+    if (fd.fd < 0 && errno == ELOOP) throw refuse_link();  // a dangling link: O_EXCL says EEXIST or ELOOP
     if (fd.fd >= 0) {
       created = true;
       break;
@@ -392,6 +424,8 @@ std::unique_ptr<LedgerWriter> LedgerWriter::open(const std::filesystem::path& pa
 
   struct stat st {};
   if (::fstat(fd.fd, &st) != 0) throw fail("cannot stat");
+  if (!S_ISREG(st.st_mode))
+    throw LedgerError("ledger " + name + " is not a regular file; batchcut writes its ledger only to one");
   bool tail_unterminated = st.st_size > 0 && !preceded_by_newline(fd.fd, static_cast<std::size_t>(st.st_size));
 
   auto impl = std::make_unique<Impl>(path, fd.fd, sync, tail_unterminated);

@@ -35,7 +35,17 @@ bool CsvReader::next(CsvRow& row) {
   if (pos_ >= n) return false;
 
   row.line = line_;
+  const std::size_t record_start = pos_;
   std::size_t count = 0;  // fields filled so far; strings past it are kept for reuse
+  // Checked before the bytes are copied, so a hostile field costs no memory.
+  auto too_long = [&](std::size_t field_bytes, std::size_t upto) {
+    if (field_bytes > max_field_bytes)
+      error_ = CsvError{row.line, "field " + std::to_string(count) + " is longer than " +
+                                      std::to_string(max_field_bytes) + " bytes", true};
+    else if (upto - record_start > max_record_bytes)
+      error_ = CsvError{row.line, "record is longer than " + std::to_string(max_record_bytes) + " bytes", true};
+    return error_.has_value();
+  };
   auto next_field = [&]() -> std::string& {
     if (count == row.fields.size()) row.fields.emplace_back();
     std::string& f = row.fields[count++];
@@ -44,6 +54,10 @@ bool CsvReader::next(CsvRow& row) {
   };
 
   while (true) {
+    if (count == max_fields) {
+      error_ = CsvError{row.line, "more than " + std::to_string(max_fields) + " fields in one record", true};
+      return false;
+    }
     std::string& field = next_field();
     if (pos_ < n && data[pos_] == '"') {
       // Quoted field: copy runs up to the next quote; "" is one quote.
@@ -57,6 +71,7 @@ bool CsvReader::next(CsvRow& row) {
         }
         const std::size_t qpos = static_cast<std::size_t>(static_cast<const char*>(q) - data);
         std::string_view chunk(data + pos_, qpos - pos_);
+        if (too_long(field.size() + chunk.size(), qpos)) return false;
         // Line ends inside the field still advance the line count (lone CR counts too).
         for (std::size_t i = 0; i < chunk.size(); ++i)
           if (chunk[i] == '\n' || (chunk[i] == '\r' && (i + 1 >= chunk.size() || chunk[i + 1] != '\n')))
@@ -84,8 +99,9 @@ bool CsvReader::next(CsvRow& row) {
           error_ = CsvError{line_, "quote inside an unquoted field (quote the whole field and double the quote)"};
           return false;
         }
-        ++end;
+        if (++end - pos_ > max_field_bytes && too_long(end - pos_, end)) return false;
       }
+      if (too_long(end - pos_, end)) return false;
       field.append(data + pos_, end - pos_);
       pos_ = end;
     }

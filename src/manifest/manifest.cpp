@@ -149,10 +149,10 @@ class Checker {
   Checker(const std::string& file, Manifest& m) : file_(file), m_(m) {}
 
   void error(std::size_t line, std::string_view field, std::string message) {
-    m_.errors.push_back(Diagnostic{file_, line, std::string(field), std::move(message)});
+    m_.add(Diagnostic{file_, line, std::string(field), std::move(message)});
   }
   void warning(std::size_t line, std::string_view field, std::string message) {
-    m_.warnings.push_back(Diagnostic{file_, line, std::string(field), std::move(message), Severity::warning});
+    m_.add(Diagnostic{file_, line, std::string(field), std::move(message), Severity::warning});
   }
 
   // Checks one present field's value and stores it in `spec`. A value already reported
@@ -288,37 +288,102 @@ class Checker {
   Manifest& m_;
 };
 
-// Two jobs for the same live video: found after parsing, when the jobs no longer move,
-// with the same index a ledger uses (job/index.hpp).
-void find_duplicates(const std::vector<JobSpec>& jobs, const std::string& file, Manifest& m) {
-  JobIndex index;
-  index.reserve(jobs.size());
-  const auto spec_at = [&jobs](std::size_t p) -> const JobSpec& { return jobs[p]; };
-  // Clips of one live video with one title but different clipIds: allowed, but a lookup
-  // (which searches by title) could not tell them apart.
-  std::unordered_map<std::string, std::uint32_t> first_titled;
-  for (std::size_t i = 0; i < jobs.size(); ++i) {
-    const JobSpec& j = jobs[i];
-    if (j.project_id.empty() || j.live_video_id.empty()) continue;  // already reported
-    if (j.kind == JobKind::clip && j.title.empty()) continue;
-    const std::size_t first = index.find_or_add(j.identity(), i, spec_at);
-    if (first != i) {
-      m.errors.push_back(Diagnostic{file, j.line, j.kind == JobKind::clip ? (j.clip_id.empty() ? "title" : "clipId") : "",
-                                    std::string(j.kind == JobKind::clip ? "duplicate clip " : "duplicate job for ") +
-                                        j.key() + ", first at line " + std::to_string(jobs[first].line)});
-      continue;
+// Where every checked job goes, from either format: counted against the job limit,
+// fingerprinted for the duplicate check, and handed on. Only the fingerprints are kept (24
+// bytes a job), so a streamed manifest is checked for duplicates in flat memory.
+class Intake {
+ public:
+  using Each = std::function<void(JobSpec&&)>;
+  Intake(const std::string& file, Manifest& m, Each each) : file_(file), m_(m), each_(std::move(each)) {}
+
+  // false once the job limit is passed: the reader stops there.
+  bool take(JobSpec&& j) {
+    if (++m_.job_count > max_manifest_jobs) {
+      m_.add(Diagnostic{file_, j.line, "",
+                        "more than " + std::to_string(max_manifest_jobs) +
+                            " jobs; split the manifest into several files and run each"});
+      return false;
     }
-    if (j.kind != JobKind::clip) continue;
-    const auto [at, fresh] = first_titled.try_emplace(j.project_id + "/" + j.live_video_id + '\0' + j.title, j.line);
-    if (!fresh)
-      m.warnings.push_back(Diagnostic{file, j.line, "title",
-                                      "another clip of " + j.project_id + "/" + j.live_video_id + " has this title (line " +
-                                          std::to_string(at->second) +
-                                          "): if an answer is lost, the lookup, which searches by title, cannot tell "
-                                          "them apart",
-                                      Severity::warning});
+    // A job whose identity is unknown was reported already: no duplicate check for it.
+    if (!j.project_id.empty() && !j.live_video_id.empty() && !(j.kind == JobKind::clip && j.title.empty())) {
+      const JobIdentity id = j.identity();
+      const By by = id.kind == JobKind::stop_and_cut ? By::stream : id.by_clip_id ? By::clip_id : By::title;
+      identities_.push_back(Seen{digest(id.project_id, id.live_video_id, by, id.clip), j.line, by});
+      // Clips of one live video with one title but different clipIds: allowed, but a lookup
+      // (which searches by title) could not tell them apart.
+      if (by == By::clip_id) titles_.push_back(Seen{digest(j.project_id, j.live_video_id, By::title, j.title), j.line, by});
+    }
+    each_(std::move(j));
+    return true;
   }
-}
+
+  // Once every job is in: a job with the identity of an earlier one is an error, a clip with
+  // an earlier clip's title (same live video) a warning; each names the first one's line.
+  void finish() {
+    for_repeats(identities_, [&](const Seen& again, const Seen& first) {
+      const bool clip = again.by != By::stream;
+      m_.add(Diagnostic{file_, again.line, clip ? (again.by == By::clip_id ? "clipId" : "title") : "",
+                        std::string(clip ? "duplicate clip: the same live video and " +
+                                               std::string(again.by == By::clip_id ? "clipId" : "title")
+                                         : std::string("duplicate job: the same live video")) +
+                            " as line " + std::to_string(first.line)});
+    });
+    for_repeats(titles_, [&](const Seen& again, const Seen& first) {
+      m_.add(Diagnostic{file_, again.line, "title",
+                        "another clip of this live video has this title (line " + std::to_string(first.line) +
+                            "): if an answer is lost, the lookup, which searches by title, cannot tell them apart",
+                        Severity::warning});
+    });
+  }
+
+ private:
+  enum class By : std::uint8_t { stream, clip_id, title };
+  struct Digest {
+    std::uint64_t hi, lo;
+    auto operator<=>(const Digest&) const = default;
+  };
+  struct Seen {
+    Digest digest;
+    std::uint32_t line;
+    By by;
+  };
+
+  // FNV-1a, 128 bits: at ten million jobs the chance that two different identities share a
+  // digest is about 10^-25, so equal digests are taken for equal identities.
+  static Digest digest(std::string_view project, std::string_view live, By by, std::string_view clip) {
+    __extension__ using u128 = unsigned __int128;
+    const u128 prime = (u128{1} << 88) | 0x13b;
+    u128 h = (u128{0x6c62272e07bb0142ULL} << 64) | 0x62b821756295c58dULL;
+    const auto mix = [&](std::string_view s) {
+      for (unsigned char ch : s) h = (h ^ ch) * prime;
+      h = (h ^ 0xff) * prime;  // a byte no id holds ends each part: ("ab","c") is not ("a","bc")
+    };
+    mix(project);
+    mix(live);
+    h = (h ^ static_cast<unsigned char>(by)) * prime;
+    mix(clip);
+    return {static_cast<std::uint64_t>(h >> 64), static_cast<std::uint64_t>(h)};
+  }
+
+  // Reports each repeat of a digest with the first (lowest-line) one, then frees `seen`.
+  template <class Report>
+  static void for_repeats(std::vector<Seen>& seen, Report report) {
+    std::sort(seen.begin(), seen.end(), [](const Seen& x, const Seen& y) {
+      return x.digest != y.digest ? x.digest < y.digest : x.line < y.line;
+    });
+    std::size_t first = 0;
+    for (std::size_t i = 1; i < seen.size(); ++i) {
+      if (seen[i].digest != seen[first].digest) first = i;
+      else report(seen[i], seen[first]);
+    }
+    std::vector<Seen>().swap(seen);
+  }
+
+  const std::string& file_;
+  Manifest& m_;
+  Each each_;
+  std::vector<Seen> identities_, titles_;
+};
 
 // ---- YAML ----
 
@@ -360,9 +425,33 @@ std::size_t second_document_line(std::string_view text, std::size_t fallback) {
   return static_cast<std::size_t>(starts.marks[1].line) + 1;
 }
 
+// The bytes of every scalar under `n`, an alias counted as all it stands for, without
+// expanding anything: an alias is the anchored node itself (the same Mark), so each distinct
+// node is sized once, however often it is referred to. Saturates at `cap`.
+std::uint64_t expanded_bytes(const YAML::Node& n, std::unordered_map<int, std::uint64_t>& sized, std::uint64_t cap) {
+  if (n.IsScalar()) return n.Scalar().size();
+  if (!n.IsMap() && !n.IsSequence()) return 0;
+  const int at = n.Mark().pos;
+  if (auto known = sized.find(at); known != sized.end()) return known->second;
+  std::uint64_t total = 0;
+  const auto add = [&](const YAML::Node& child) { total = std::min(cap, total + expanded_bytes(child, sized, cap)); };
+  for (const auto& item : n) {
+    if (n.IsMap()) {
+      add(item.first);
+      add(item.second);
+    } else {
+      add(item);
+    }
+    if (total >= cap) break;
+  }
+  sized.emplace(at, total);
+  return total;
+}
+
 class YamlReader {
  public:
-  YamlReader(const std::string& file, Manifest& m) : file_(file), m_(m), check_(file, m) {}
+  YamlReader(const std::string& file, Manifest& m, Intake& intake)
+      : file_(file), m_(m), check_(file, m), intake_(intake) {}
 
   void read(std::string_view text) {
     // Every document is read: YAML::Load would stop after the first and drop the jobs of
@@ -446,7 +535,26 @@ class YamlReader {
       return;
     }
 
-    m_.jobs.reserve(jobs.size());
+    // Aliases (*name) may make a small file stand for a huge one: the expanded size is
+    // counted before any value is read, and the manifest refused where it passes the limit.
+    std::unordered_map<int, std::uint64_t> sized;
+    std::uint64_t expanded = defaults_node ? expanded_bytes(*defaults_node, sized, max_yaml_expanded_bytes) : 0;
+    for (const auto& item : jobs) {
+      expanded += expanded_bytes(item, sized, max_yaml_expanded_bytes);
+      if (expanded >= max_yaml_expanded_bytes) {
+        check_.error(line_of(item), "",
+                     "with its aliases (*name) expanded, the manifest holds more than " +
+                         std::to_string(max_yaml_expanded_bytes >> 20) +
+                         " MiB of values; write the values out, or put shared fields under 'defaults'");
+        return;
+      }
+    }
+
+    if (jobs.size() > max_manifest_jobs) {
+      check_.error(jobs_line, "jobs", "more than " + std::to_string(max_manifest_jobs) +
+                                          " jobs; split the manifest into several files and run each");
+      return;
+    }
     const std::array<bool, kFieldCount> none{};
     for (const auto& item : jobs) {
       const std::size_t line = item.IsNull() ? jobs_line : line_of(item);
@@ -467,7 +575,7 @@ class YamlReader {
       }
       JobSpec spec;
       check_.check_job(raw, line, spec, none);
-      m_.jobs.push_back(std::move(spec));
+      if (!intake_.take(std::move(spec))) return;
     }
   }
 
@@ -499,7 +607,13 @@ class YamlReader {
       v.name = name;  // the key string lives as long as the document
       v.line = kline;
       switch (val.Type()) {
-        case YAML::NodeType::Scalar: v.kind = Kind::scalar, v.text = val.Scalar(); break;
+        case YAML::NodeType::Scalar:
+          v.kind = Kind::scalar, v.text = val.Scalar();
+          if (v.text.size() > max_manifest_field_bytes) {
+            check_.error(kline, name, "longer than " + std::to_string(max_manifest_field_bytes) + " bytes");
+            v.kind = Kind::bad;
+          }
+          break;
         case YAML::NodeType::Sequence: v.kind = Kind::list; break;
         case YAML::NodeType::Map: v.kind = Kind::map; break;
         default: v.kind = Kind::null; break;
@@ -510,6 +624,7 @@ class YamlReader {
   const std::string& file_;
   Manifest& m_;
   Checker check_;
+  Intake& intake_;
 };
 
 // ---- CSV ----
@@ -539,7 +654,8 @@ std::optional<std::string> separator_mistake(std::string_view text, std::size_t&
          " as separator; a manifest CSV separates its columns with ',' (save or export it as comma-separated)";
 }
 
-void read_csv(std::string_view text, const std::string& file, Manifest& m, const ReleaseFn& release) {
+void read_csv(std::string_view text, const std::string& file, Manifest& m, Intake& intake,
+              const ReleaseFn& release) {
   Checker check(file, m);
   std::size_t separator_line = 0;
   if (auto mistake = separator_mistake(text.substr(0, 64 * 1024), separator_line)) {
@@ -547,10 +663,13 @@ void read_csv(std::string_view text, const std::string& file, Manifest& m, const
     return;
   }
   CsvReader reader(text);
+  reader.max_fields = max_manifest_columns;
+  reader.max_field_bytes = max_manifest_field_bytes;
+  reader.max_record_bytes = max_manifest_record_bytes;
   CsvRow row;
   auto syntax_error = [&] {
     const CsvError& e = *reader.error();
-    check.error(e.line, "", "CSV syntax error: " + e.message);
+    check.error(e.line, "", (e.limit ? "over a manifest's limits: " : "CSV syntax error: ") + e.message);
   };
 
   if (!reader.next(row)) {
@@ -594,15 +713,6 @@ void read_csv(std::string_view text, const std::string& file, Manifest& m, const
     }
   }
 
-  // One job per line is the common case: reserve once instead of regrowing.
-  // Counted in steps so the pages can be released as the count goes.
-  std::size_t newlines = 0;
-  for (std::size_t at = 0; at < text.size(); at += kReleaseStep) {
-    const auto chunk = text.substr(at, kReleaseStep);
-    newlines += static_cast<std::size_t>(std::count(chunk.begin(), chunk.end(), '\n'));
-    if (release) release(at, at + chunk.size());
-  }
-  m.jobs.reserve(newlines + 1);
   std::size_t rows = 0;
   std::size_t released = 0;
   while (reader.next(row)) {
@@ -629,8 +739,9 @@ void read_csv(std::string_view text, const std::string& file, Manifest& m, const
       }
       v = Value{Kind::scalar, row.fields[i], column_name[i], row.line};
     }
-    JobSpec& spec = m.jobs.emplace_back();
+    JobSpec spec;
     check.check_job(raw, row.line, spec, missing_reported);
+    if (!intake.take(std::move(spec))) return;
   }
   if (reader.error()) syntax_error();
   else if (rows == 0) check.error(0, "", "no jobs (only a header row)");
@@ -677,18 +788,34 @@ bool looks_utf16(std::string_view text) {
   return start.substr(0, start.find('\n')).find('\0') != std::string_view::npos;
 }
 
+std::string over_limit(ManifestFormat format) {
+  return format == ManifestFormat::yaml
+             ? "over the limit of " + std::to_string(max_yaml_manifest_bytes >> 20) +
+                   " MiB for YAML (which is parsed whole); use CSV for big batches, or split it"
+             : "over the limit of " + std::to_string(max_manifest_bytes >> 20) +
+                   " MiB for a manifest; split it into several files";
+}
+
+// Reads `text` in `format`, handing each job to `each`. `release` (may be empty) is told
+// how far the reader is done with the text.
 Manifest parse_resolved(std::string_view text, ManifestFormat format, const std::string& file_name,
-                        const ReleaseFn& release) {
+                        const Intake::Each& each, const ReleaseFn& release) {
   Manifest m;
-  if (looks_utf16(text)) {
-    m.errors.push_back(Diagnostic{file_name, 1, "", "UTF-16 is not supported: save the file as UTF-8"});
+  const std::uint64_t limit = format == ManifestFormat::yaml ? max_yaml_manifest_bytes : max_manifest_bytes;
+  if (text.size() > limit) {
+    m.add(Diagnostic{file_name, 0, "", "the manifest is over " + std::to_string(text.size() >> 20) + " MiB, " + over_limit(format)});
     return m;
   }
-  if (format == ManifestFormat::yaml) YamlReader(file_name, m).read(text);
-  else read_csv(text, file_name, m, release);
+  if (looks_utf16(text)) {
+    m.add(Diagnostic{file_name, 1, "", "UTF-16 is not supported: save the file as UTF-8"});
+    return m;
+  }
+  Intake intake(file_name, m, each);
+  if (format == ManifestFormat::yaml) YamlReader(file_name, m, intake).read(text);
+  else read_csv(text, file_name, m, intake, release);
 
-  // Problems are found per job; duplicates only once every job is in place.
-  find_duplicates(m.jobs, file_name, m);
+  // Problems are found per job; duplicates only once every job is in.
+  intake.finish();
   const auto by_line = [](const Diagnostic& a, const Diagnostic& b) { return a.line < b.line; };
   std::stable_sort(m.errors.begin(), m.errors.end(), by_line);
   std::stable_sort(m.warnings.begin(), m.warnings.end(), by_line);
@@ -713,22 +840,16 @@ struct FileMapping {
   FileMapping& operator=(const FileMapping&) = delete;
 };
 
-}  // namespace
-
-Manifest parse_manifest(std::string_view text, ManifestFormat format, const std::string& file_name) {
-  Manifest m;
-  auto resolved = resolve_format(format, file_name, m);
-  if (!resolved) return m;
-  return parse_resolved(text, *resolved, file_name, {});
-}
-
-Manifest load_manifest(const std::filesystem::path& path, ManifestFormat format) {
+// Reads a manifest file, each job to `each`; `lines` (may be empty) is told the number of
+// line ends first, for a caller that keeps the jobs and would rather not regrow.
+Manifest read_manifest_file(const std::filesystem::path& path, ManifestFormat format, const Intake::Each& each,
+                            const std::function<void(std::size_t)>& lines) {
   const std::string name = path.string();
   Manifest m;
   auto resolved = resolve_format(format, name, m);
   if (!resolved) return m;
   auto io_error = [&](const char* what, int err) {
-    m.errors.push_back(Diagnostic{name, 0, "", std::string(what) + ": " + std::strerror(err)});
+    m.add(Diagnostic{name, 0, "", std::string(what) + ": " + std::strerror(err)});
     return std::move(m);
   };
 
@@ -741,11 +862,17 @@ Manifest load_manifest(const std::filesystem::path& path, ManifestFormat format)
   struct stat st {};
   if (::fstat(fd, &st) != 0) return io_error("cannot read", errno);
   if (S_ISDIR(st.st_mode)) return io_error("cannot read", EISDIR);
+  const std::uint64_t limit = *resolved == ManifestFormat::yaml ? max_yaml_manifest_bytes : max_manifest_bytes;
+  if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > limit) {
+    m.add(Diagnostic{name, 0, "", "the manifest is " + std::to_string(st.st_size >> 20) + " MiB, " + over_limit(*resolved)});
+    return m;
+  }
 
   // A big CSV is read through a mapping whose pages are dropped behind the reader, so the
-  // file never has to be resident in full next to the jobs. (Dropped pages of a file
-  // mapping fault back in from the file if touched again, so this is always safe.)
-  if (*resolved == ManifestFormat::csv && S_ISREG(st.st_mode) && st.st_size > 0) {
+  // file is never resident in full. (Dropped pages of a file mapping fault back in from the
+  // file if touched again, so this is always safe.) Past the limit, nothing is mapped.
+  if (*resolved == ManifestFormat::csv && S_ISREG(st.st_mode) && st.st_size > 0 &&
+      static_cast<std::uint64_t>(st.st_size) <= limit) {
     FileMapping map(fd, static_cast<std::size_t>(st.st_size));
     if (map.data) {
       const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
@@ -754,15 +881,25 @@ Manifest load_manifest(const std::filesystem::path& path, ManifestFormat format)
         const std::size_t end = upto / page * page;
         if (end > begin) ::madvise(map.data + begin, end - begin, MADV_DONTNEED);
       };
-      return parse_resolved(std::string_view(map.data, map.size), *resolved, name, release);
+      const std::string_view text(map.data, map.size);
+      if (lines) {  // counted in steps, so the pages can be released as the count goes
+        std::size_t newlines = 0;
+        for (std::size_t at = 0; at < text.size(); at += kReleaseStep) {
+          const auto chunk = text.substr(at, kReleaseStep);
+          newlines += static_cast<std::size_t>(std::count(chunk.begin(), chunk.end(), '\n'));
+          release(at, at + chunk.size());
+        }
+        lines(newlines);
+      }
+      return parse_resolved(text, *resolved, name, each, release);
     }
   }
 
-  // Otherwise read it once into one string (pipes, empty files, YAML).
+  // Otherwise read it once into one string (pipes, empty files, YAML), never past the limit.
   std::string text;
-  if (S_ISREG(st.st_mode)) text.reserve(static_cast<std::size_t>(st.st_size));
+  if (S_ISREG(st.st_mode)) text.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(st.st_size, limit + 1)));
   char buf[1 << 16];
-  while (true) {
+  while (text.size() <= limit) {
     const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n == 0) break;
     if (n < 0) {
@@ -771,7 +908,44 @@ Manifest load_manifest(const std::filesystem::path& path, ManifestFormat format)
     }
     text.append(buf, static_cast<std::size_t>(n));
   }
-  return parse_resolved(text, *resolved, name, {});
+  return parse_resolved(text, *resolved, name, each, {});
+}
+
+}  // namespace
+
+void Manifest::add(Diagnostic d) {
+  const bool error = d.severity == Severity::error;
+  Diagnostics& kept = error ? errors : warnings;
+  if (kept.size() >= max_kept_problems) {
+    ++(error ? more_errors : more_warnings);
+    return;
+  }
+  if (d.field.size() > 256) d.field.resize(256);  // a field name from hostile input: shown cut anyway
+  kept.push_back(std::move(d));
+}
+
+Manifest parse_manifest(std::string_view text, ManifestFormat format, const std::string& file_name) {
+  Manifest m;
+  auto resolved = resolve_format(format, file_name, m);
+  if (!resolved) return m;
+  std::vector<JobSpec> jobs;
+  m = parse_resolved(text, *resolved, file_name, [&jobs](JobSpec&& j) { jobs.push_back(std::move(j)); }, {});
+  m.jobs = std::move(jobs);
+  return m;
+}
+
+Manifest load_manifest(const std::filesystem::path& path, ManifestFormat format) {
+  std::vector<JobSpec> jobs;
+  Manifest m = read_manifest_file(
+      path, format, [&jobs](JobSpec&& j) { jobs.push_back(std::move(j)); },
+      [&jobs](std::size_t lines) { jobs.reserve(std::min(lines + 1, max_manifest_jobs)); });
+  m.jobs = std::move(jobs);
+  return m;
+}
+
+Manifest scan_manifest(const std::filesystem::path& path, ManifestFormat format,
+                       const std::function<void(const JobSpec&)>& each) {
+  return read_manifest_file(path, format, [&each](JobSpec&& j) { each(j); }, {});
 }
 
 }  // namespace batchcut

@@ -567,6 +567,7 @@ TEST(Operations, TheKeyIsNowhereAtTraceLevelThroughEveryErrorPathEvenWhenTheServ
   Emulator emulator(o);
   emulator.start();
   write_file(dir / "key.txt", key + "\n");
+  fs::permissions(dir / "key.txt", fs::perms::owner_read | fs::perms::owner_write);  // as --api-key-file wants
   write_file(dir / "jobs.csv", jobs_csv(0, 30) + "proj1,lv404,2,0,60000\n");  // a 404, echoed
   const std::vector<std::string> quick = {"--timeout", "0.5", "--max-attempts", "4", "--reconcile-delay", "0",
                                           "--backoff-base", "0.01", "--backoff-cap", "0.05"};

@@ -28,6 +28,7 @@ struct ProcessResult {
   int exit_code = -1;  // 128+signal when killed by a signal
   std::string out;     // stdout
   std::string err;     // stderr
+  long max_rss_kb = 0;  // its peak resident memory (run_process only)
 };
 
 // A child started without waiting for it; its output goes to files in `dir`.

@@ -99,11 +99,11 @@ TEST(ClipManifest, ADuplicateClipIsRefusedByClipIdOrByTitleAndASharedTitleIsAWar
       "  - {liveVideoId: lv2, kind: clip, clipId: a, title: Goal, fromMilisecond: 1, toMilisecond: 2}\n"   // 8: another stream
       "  - {liveVideoId: lv1}\n");                                                                         // 9
   EXPECT_EQ(texts(m.errors), (std::vector<std::string>{
-                                 "m.yaml:4: clipId: duplicate clip p/lv1 clip a, first at line 3",
-                                 "m.yaml:6: title: duplicate clip p/lv1 clip \"Talk\", first at line 5",
+                                 "m.yaml:4: clipId: duplicate clip: the same live video and clipId as line 3",
+                                 "m.yaml:6: title: duplicate clip: the same live video and title as line 5",
                              }));
   EXPECT_EQ(texts(m.warnings),
-            (std::vector<std::string>{"m.yaml:7: warning: title: another clip of p/lv1 has this title (line 3): if an "
+            (std::vector<std::string>{"m.yaml:7: warning: title: another clip of this live video has this title (line 3): if an "
                                       "answer is lost, the lookup, which searches by title, cannot tell them apart"}));
 }
 

@@ -1870,16 +1870,17 @@ TEST(LedgerRead, TextAndFileGiveTheSameContents) {
   {
     MemoryLog log;
     Job a{whole_job("p", "a")}, b{ms_job("p", "b", 0, 10)},
-        big{whole_job("p", "big", std::string(9 << 20, 'x'))};
+        big{whole_job("p", "big", std::string(max_ledger_line - 1024, 'x'))};
     append_run(log, kTarget);
     append_job(log, a.spec);
     append_job(log, b.spec);
-    // A line longer than the file reader's first buffer, and enough lines to cross it.
+    // The longest line a reader takes, and enough lines to cross the file reader's first
+    // buffer (8 MiB) more than once.
     append_job(log, big.spec);
     record(log, a, cut(1));
     new_run(log, {&a, &b}, RunTarget{"https://two", "raw", "ca.pem"});
     for (int i = 0; i < 3000; ++i) {
-      Job j{whole_job("q", "j" + std::to_string(i), std::string(1000, 'y'))};
+      Job j{whole_job("q", "j" + std::to_string(i), std::string(6000, 'y'))};
       append_job(log, j.spec);
       record(log, j, cut(1));
       if (i % 3) record(log, j, answer(1, CutVerdict::retry_in_doubt, 503, "HTTP 503"));
@@ -1900,7 +1901,7 @@ TEST(LedgerRead, TextAndFileGiveTheSameContents) {
   EXPECT_EQ(from_text.torn_tail_offset, text.rfind('\n') + 1);
   EXPECT_EQ(from_text.runs, 2u);
   EXPECT_EQ(from_text.jobs.size(), 3003u);
-  EXPECT_EQ(from_text.find("p", "big")->spec.label.size(), std::size_t{9} << 20);
+  EXPECT_EQ(from_text.find("p", "big")->spec.label.size(), max_ledger_line - 1024);
   EXPECT_TRUE(from_text.find("p", "a")->life.doubt);
   EXPECT_EQ(from_text.find("p", "b")->life.video_public_id, "vod-b");
   EXPECT_TRUE(

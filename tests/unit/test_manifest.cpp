@@ -362,7 +362,7 @@ jobs:
     label: again
   - {projectId: q, liveVideoId: a}
 )");
-  EXPECT_EQ(diags(m), Lines{"m.yaml:5: duplicate job for p/a, first at line 3"});
+  EXPECT_EQ(diags(m), Lines{"m.yaml:5: duplicate job: the same live video as line 3"});
 }
 
 TEST(ManifestYaml, StructureErrors) {
@@ -509,7 +509,7 @@ TEST(ManifestCsv, ReportsEveryProblemWithRowLines) {
                           "m.csv:1: lable: unknown column (did you mean 'label'?)",
                           "m.csv:2: toMilisecond: must be greater than fromMilisecond",
                           std::string("m.csv:5: videoVisibilityOptionId: ") + kVis + "\"4\"",
-                          "m.csv:6: duplicate job for p/v1, first at line 2",
+                          "m.csv:6: duplicate job: the same live video as line 2",
                           "m.csv:7: row has 3 cells, the header has 6",
                           "m.csv:9: toMilisecond: required when fromMilisecond is given",
                           std::string("m.csv:10: liveVideoId: ") + kId + "\"v 6\"",
@@ -590,7 +590,7 @@ TEST(ManifestCsv, ManyJobsWithADuplicateAtTheEnd) {
   text += "proj3,live-video-1234,2,,\n";  // 1234 % 7 == 2, so proj3 is a different job
   text += "proj2,live-video-1234,2,,\n";
   auto dup = csv(text);
-  EXPECT_EQ(diags(dup), Lines{"m.csv:" + std::to_string(n + 3) + ": duplicate job for proj2/live-video-1234, first at line 1236"});
+  EXPECT_EQ(diags(dup), Lines{"m.csv:" + std::to_string(n + 3) + ": duplicate job: the same live video as line 1236"});
 }
 
 // ---- files ----
@@ -634,7 +634,7 @@ TEST(ManifestFile, LargeCsvFileGivesTheSameResultAsInMemory) {
   const std::string prefix = file.string() + ":";
   EXPECT_EQ(diags(from_file), (Lines{
                                   prefix + "200003: liveVideoId: " + kId + "\"bad id\"",
-                                  prefix + std::to_string(n + 3) + ": duplicate job for project-0/video-0, first at line 2",
+                                  prefix + std::to_string(n + 3) + ": duplicate job: the same live video as line 2",
                               }));
   EXPECT_EQ(diags(from_file), diags(in_memory));
   ASSERT_EQ(from_file.jobs.size(), static_cast<std::size_t>(n) + 2);

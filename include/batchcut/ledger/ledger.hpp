@@ -62,6 +62,11 @@ namespace batchcut {
 inline constexpr int ledger_format = 3;
 inline constexpr int oldest_ledger_format = 2;
 
+// Reading a ledger stops, with an error naming the line, at a line longer than this (the
+// longest record batchcut writes is a few tens of KiB) or after this many problems.
+inline constexpr std::size_t max_ledger_line = std::size_t{1} << 20;
+inline constexpr std::size_t max_ledger_problems = 100;
+
 // Where a ledger's requests went: recorded by every run, used by the next one.
 struct RunTarget {
   std::string base_url;

@@ -3,6 +3,7 @@
 // And the one cell writer every CSV batchcut writes goes through.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +19,7 @@ struct CsvRow {
 struct CsvError {
   std::size_t line = 0;
   std::string message;
+  bool limit = false;  // a limit passed (CsvReader::max_*), not a syntax error
 };
 
 // Pull reader over text that stays alive while the reader is used. One record at a time,
@@ -40,6 +42,11 @@ class CsvReader {
   // Byte offset in the text of what next() reads next: everything before it is done with.
   std::size_t offset() const { return pos_; }
   bool skip_blank_lines = true;
+  // Limits on hostile input, each a syntax error when passed (none by default): a record
+  // of more fields, a field of more bytes, or a record of more bytes than these.
+  std::size_t max_fields = SIZE_MAX;
+  std::size_t max_field_bytes = SIZE_MAX;
+  std::size_t max_record_bytes = SIZE_MAX;
 
  private:
   std::string_view text_;

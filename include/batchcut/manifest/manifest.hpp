@@ -4,7 +4,9 @@
 // near-miss field name ("did you mean"), a near-miss date-time (with the accepted form).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -23,16 +25,44 @@ enum class ManifestFormat { detect, yaml, csv };
 // anything else -> nullopt.
 std::optional<ManifestFormat> parse_manifest_format(std::string_view name);
 
+// Limits on what a manifest may be (README, "Security and limits"). Past one, the manifest is
+// refused with an error naming the file and line: hostile or broken input costs bounded
+// time, memory and output.
+inline constexpr std::uint64_t max_manifest_bytes = std::uint64_t{2} << 30;   // 2 GiB
+inline constexpr std::uint64_t max_yaml_manifest_bytes = 64u << 20;           // 64 MiB: parsed whole
+inline constexpr std::size_t max_manifest_jobs = 10'000'000;
+inline constexpr std::size_t max_manifest_columns = 64;        // CSV
+inline constexpr std::size_t max_manifest_field_bytes = 16 * 1024;
+inline constexpr std::size_t max_manifest_record_bytes = 64 * 1024;  // a CSV record, line ends in quotes included
+// YAML aliases: the manifest's scalars, every alias expanded, may add up to this many bytes
+// (counted without expanding anything).
+inline constexpr std::uint64_t max_yaml_expanded_bytes = 256u << 20;
+// Problems kept (and printed) of each severity; the rest are only counted.
+inline constexpr std::size_t max_kept_problems = 100;
+
 struct Manifest {
-  std::vector<JobSpec> jobs;  // only meaningful when errors is empty
-  Diagnostics errors;         // every problem found, in file order
+  std::vector<JobSpec> jobs;  // only meaningful when errors is empty (empty from scan_manifest)
+  Diagnostics errors;         // the first max_kept_problems problems found, in file order
   Diagnostics warnings;       // values taken, but not as written (Severity::warning), in file order
+  std::size_t more_errors = 0;    // found beyond those kept
+  std::size_t more_warnings = 0;
+  std::size_t job_count = 0;      // jobs read, valid or not
   bool ok() const { return errors.empty(); }
+  std::size_t error_count() const { return errors.size() + more_errors; }
+  // Keeps `d` among errors or warnings, or only counts it once max_kept_problems are kept.
+  void add(Diagnostic d);
 };
 
 // Reads and validates a manifest file. `detect` picks the format from the extension
 // (.yaml, .yml, .csv); an unknown extension is an error. I/O errors become diagnostics.
 Manifest load_manifest(const std::filesystem::path& path, ManifestFormat format);
+
+// The same, but each checked job is handed to `each` as it is read, in file order, and not
+// kept: memory does not grow with the number of jobs (a few tens of bytes a job go to the
+// duplicate check). A job handed over may still be found a duplicate later: act on the jobs
+// only when the result is ok().
+Manifest scan_manifest(const std::filesystem::path& path, ManifestFormat format,
+                       const std::function<void(const JobSpec&)>& each);
 
 // Same, from text already in memory; `file_name` is used in the diagnostics (and, with
 // `detect`, its extension picks the format).
