@@ -7,6 +7,7 @@
 #include <ctime>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <iostream>
 #include <set>
@@ -251,6 +252,62 @@ std::optional<RunTarget> resolve_target(const RunCommand& c, const std::optional
   return t;
 }
 
+// What a dry run prints for one job: the requests it would send first.
+void print_dry_run_job(std::ostream& out, const BaseUrl& base, const RunJob& job) {
+  const auto path = [&](const std::string& target) { return base.to_string() + target.substr(base.path_prefix.size()); };
+  if (reads_first(job)) {
+    if (job.spec.kind == JobKind::clip)
+      out << "(in doubt: VODs titled as this clip are looked up first on the manage API; the cut below is sent "
+             "only if none is found)\n";
+    else
+      out << "GET " << path(live_video_target(base, job.spec))
+          << "   (in doubt: the state is read first; the cut below is sent only if it can still be made)\n";
+  }
+  out << "POST " << path(cut_target(base, job.spec)) << "\n" << cut_body(job.spec) << "\n";
+}
+
+void print_dry_run_summary(std::ostream& err, const Plan& plan, std::size_t to_send, const BaseUrl& base) {
+  std::size_t kept = 0;
+  for (const auto& [s, n] : plan.kept) kept += n;
+  err << "batchcut: dry run: " << counted(to_send, "job") << " would be sent to " << base.to_string() << " ("
+      << plan.read_first << " after reading their state, " << plan.changed << " changed), " << kept
+      << " settled already; nothing was sent\n";
+}
+
+// A dry run of a manifest, streamed: read once to check it and plan it, then again to print
+// each request, so that not even a manifest of millions of jobs is ever held in memory.
+int dry_run_streamed(const RunCommand& c, const std::optional<Shard>& shard, const LedgerContents& known,
+                     const BaseUrl& base, std::ostream& out, std::ostream& err) {
+  const std::string name = c.manifest.string();
+  std::size_t in_manifest = 0, to_send = 0;
+  const auto pass = [&](const std::function<void(const RunJob&)>& each) {
+    RunPlanner planner(name, known, c.allow_changed, false);
+    in_manifest = to_send = 0;
+    Manifest m = scan_manifest(c.manifest, c.format, [&](const JobSpec& j) {
+      ++in_manifest;
+      if (shard && !in_shard(j, *shard)) return;
+      if (const RunJob* job = planner.add(j)) {
+        ++to_send;
+        if (each) each(*job);
+      }
+    });
+    return std::pair{std::move(m), std::move(planner.plan())};
+  };
+  const auto [manifest, plan] = pass({});
+  if (!print_manifest_diagnostics(manifest, c.manifest, err)) return exit_usage;
+  if (shard)
+    err << "batchcut: shard " << to_string(*shard) << " (0-based): " << plan.total << " of the " << in_manifest
+        << " jobs in " << name << "\n";
+  if (!plan.refused.empty()) {
+    print_diagnostics(plan.refused, err);
+    err << "batchcut: nothing sent\n";
+    return exit_usage;
+  }
+  pass([&](const RunJob& job) { print_dry_run_job(out, base, job); });
+  print_dry_run_summary(err, plan, to_send, base);
+  return exit_ok;
+}
+
 }  // namespace
 
 std::optional<std::chrono::system_clock::time_point> parse_deadline(
@@ -327,9 +384,13 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
     }
   }
   Manifest manifest;
+  // A dry run of a manifest streams it (dry_run_streamed), once the ledger is read.
+  const bool streamed = c.dry_run && !replay;
   if (!replay) {
-    manifest = load_manifest(c.manifest, c.format);
-    if (!print_manifest_diagnostics(manifest, c.manifest, err)) return exit_usage;
+    if (!streamed) {
+      manifest = load_manifest(c.manifest, c.format);
+      if (!print_manifest_diagnostics(manifest, c.manifest, err)) return exit_usage;
+    }
   } else if (!fs::exists(*c.replay_ledger)) {
     err << "batchcut: " << c.replay_ledger->string() << ": no such ledger\n";
     return exit_usage;
@@ -392,6 +453,7 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   }
 
   // 4. Which jobs to send: the one plan that run, replay and dry run share.
+  if (streamed) return dry_run_streamed(c, shard, known, *base, out, err);
   const std::set<JobState> replay_states(c.replay_states.begin(), c.replay_states.end());
   if (shard && !replay) {
     const std::size_t all = manifest.jobs.size();
@@ -401,25 +463,16 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   }
   Plan plan = replay ? plan_replay(known, replay_states)
                      : plan_run(manifest.jobs, c.manifest.string(), known, c.allow_changed);
+  std::vector<JobSpec>().swap(manifest.jobs);  // the plan holds what is sent: no second copy for the run
   if (c.plan_only) return print_plan(c, plan, base->to_string(), deadline, out, err);
   if (!plan.refused.empty()) {
     print_diagnostics(plan.refused, err);
     err << "batchcut: nothing sent\n";
     return exit_usage;
   }
-  if (c.dry_run) {
-    for (const auto& job : plan.todo) {
-      if (reads_first(job))
-        out << "GET " << base->to_string() << live_video_target(*base, job.spec).substr(base->path_prefix.size())
-            << "   (in doubt: the state is read first; the cut below is sent only if it can still be made)\n";
-      out << "POST " << base->to_string() << stop_and_cut_target(*base, job.spec).substr(base->path_prefix.size())
-          << "\n" << stop_and_cut_body(job.spec) << "\n";
-    }
-    std::size_t kept = 0;
-    for (const auto& [s, n] : plan.kept) kept += n;
-    err << "batchcut: dry run: " << counted(plan.todo.size(), "job") << " would be sent to " << base->to_string() << " ("
-        << plan.read_first << " after reading their state, " << plan.changed << " changed), " << kept
-        << " settled already; nothing was sent\n";
+  if (c.dry_run) {  // of a replay: the jobs come from the ledger, which is in memory anyway
+    for (const auto& job : plan.todo) print_dry_run_job(out, *base, job);
+    print_dry_run_summary(err, plan, plan.todo.size(), *base);
     return exit_ok;
   }
   if (replay && plan.todo.empty()) {
@@ -454,7 +507,7 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   }
   if (!plan.todo.empty()) {
     append_run(*ledger, *target);
-    for (const auto& spec : plan.job_records) append_job(*ledger, spec);
+    for (const std::size_t at : plan.job_records) append_job(*ledger, plan.todo[at].spec);
   }
 
   RunOptions options;

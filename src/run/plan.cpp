@@ -9,56 +9,70 @@ bool reads_first(const RunJob& job) {
 
 namespace {
 
-// A job the run takes on: settled ones (not succeeded) are reopened first.
-void take(Plan& plan, const JobSpec& spec, const Lifecycle& life) {
+// A job the run takes on, counted: settled ones (not succeeded) are reopened first.
+RunJob taken(Plan& plan, const JobSpec& spec, const Lifecycle& life) {
   RunJob job{spec, life, life.settled()};
   if (reads_first(job)) ++plan.read_first;
-  plan.todo.push_back(std::move(job));
+  return job;
 }
 
 }  // namespace
 
+RunPlanner::RunPlanner(const std::string& manifest_name, const LedgerContents& ledger, bool allow_changed,
+                       bool keep_jobs)
+    : manifest_name_(manifest_name), ledger_(ledger), allow_changed_(allow_changed), keep_jobs_(keep_jobs) {}
+
+const RunJob* RunPlanner::take(const JobSpec& spec, const Lifecycle& life) {
+  RunJob job = taken(plan_, spec, life);
+  if (!keep_jobs_) {
+    scratch_ = std::move(job);
+    return &scratch_;
+  }
+  plan_.todo.push_back(std::move(job));
+  return &plan_.todo.back();
+}
+
+const RunJob* RunPlanner::add(const JobSpec& job) {
+  ++plan_.total;
+  const JobRecord* rec = ledger_.find(job);
+  if (!rec) {
+    if (keep_jobs_) plan_.job_records.push_back(plan_.todo.size());
+    return take(job, {});
+  }
+  const JobState state = rec->life.state;
+  const bool same = rec->spec.same_request(job);
+  if (!same && (state == JobState::succeeded || state == JobState::in_doubt)) {
+    // Its stream is already cut: no change to the request can cut it again.
+    plan_.refused.push_back({manifest_name_, job.line, "",
+                             "job " + job.key() + " changed, but the ledger has it " + to_string(state) +
+                                 " (a stream is cut only once); restore it or remove it"});
+    return nullptr;
+  }
+  if (!same && !allow_changed_) {
+    plan_.refused.push_back({manifest_name_, job.line, "",
+                             "job " + job.key() + " differs from the one in the ledger (same live video, "
+                                                  "other range or visibility); pass --allow-changed to send it as it is now"});
+    return nullptr;
+  }
+  if (state == JobState::succeeded || state == JobState::failed || state == JobState::in_doubt) {
+    ++plan_.kept[state];
+    return nullptr;
+  }
+  if (!same) {
+    if (keep_jobs_) plan_.job_records.push_back(plan_.todo.size());
+    ++plan_.changed;
+  }
+  // An unsettled doubt is read back before anything is sent for this live video, whether or
+  // not the request changed since.
+  return take(job, rec->life);
+}
+
 Plan plan_run(const std::vector<JobSpec>& manifest, const std::string& manifest_name,
               const LedgerContents& ledger, bool allow_changed) {
-  Plan plan;
-  plan.total = manifest.size();
-  plan.todo.reserve(manifest.size());
-  if (ledger.jobs.empty()) plan.job_records.reserve(manifest.size());
-  for (const JobSpec& job : manifest) {
-    const JobRecord* rec = ledger.find(job);
-    if (!rec) {
-      plan.job_records.push_back(job);
-      plan.todo.push_back({job, {}, false});
-      continue;
-    }
-    const JobState state = rec->life.state;
-    const bool same = rec->spec.same_request(job);
-    if (!same && (state == JobState::succeeded || state == JobState::in_doubt)) {
-      // Its stream is already cut: no change to the request can cut it again.
-      plan.refused.push_back({manifest_name, job.line, "",
-                              "job " + job.key() + " changed, but the ledger has it " + to_string(state) +
-                                  " (a stream is cut only once); restore it or remove it"});
-      continue;
-    }
-    if (!same && !allow_changed) {
-      plan.refused.push_back({manifest_name, job.line, "",
-                              "job " + job.key() + " differs from the one in the ledger (same live video, "
-                                                   "other range or visibility); pass --allow-changed to send it as it is now"});
-      continue;
-    }
-    if (state == JobState::succeeded || state == JobState::failed || state == JobState::in_doubt) {
-      ++plan.kept[state];
-      continue;
-    }
-    if (!same) {
-      plan.job_records.push_back(job);
-      ++plan.changed;
-    }
-    // An unsettled doubt is read back before anything is sent for this live video, whether or
-    // not the request changed since.
-    take(plan, job, rec->life);
-  }
-  return plan;
+  RunPlanner planner(manifest_name, ledger, allow_changed, true);
+  planner.plan().todo.reserve(manifest.size());
+  for (const JobSpec& job : manifest) planner.add(job);
+  return std::move(planner.plan());
 }
 
 Plan plan_replay(const LedgerContents& ledger, const std::set<JobState>& states) {
@@ -66,7 +80,7 @@ Plan plan_replay(const LedgerContents& ledger, const std::set<JobState>& states)
   for (const JobRecord& rec : ledger.jobs) {
     if (!states.count(rec.life.state) || rec.life.state == JobState::succeeded) continue;
     ++plan.total;
-    take(plan, rec.spec, rec.life);
+    plan.todo.push_back(taken(plan, rec.spec, rec.life));
   }
   return plan;
 }

@@ -24,10 +24,10 @@ constexpr bool kSanitized = false;
 
 // The binary under an address-space cap of `cap_mb` (ulimit -v): past it, an allocation
 // fails (bad_alloc, SIGABRT), which the test would see. Its peak RSS is checked too.
-ProcessResult run_capped(long cap_mb, const std::vector<std::string>& args, int timeout_seconds = 120) {
-  std::vector<std::string> sh{"-c",
-                              kSanitized ? std::string("exec \"$0\" \"$@\"")
-                                         : "ulimit -v " + std::to_string(cap_mb * 1024) + " && exec \"$0\" \"$@\"",
+ProcessResult run_capped(long cap_mb, const std::vector<std::string>& args, int timeout_seconds = 120,
+                         bool drop_stdout = false) {
+  const std::string exec = std::string("exec \"$0\" \"$@\"") + (drop_stdout ? " >/dev/null" : "");
+  std::vector<std::string> sh{"-c", kSanitized ? exec : "ulimit -v " + std::to_string(cap_mb * 1024) + " && " + exec,
                               BATCHCUT_BINARY};
   sh.insert(sh.end(), args.begin(), args.end());
   return run_process("/bin/sh", sh, {}, timeout_seconds);
@@ -128,6 +128,13 @@ TEST(Hardening, AValidManifestIsValidatedWithoutHoldingItsJobs) {
   // A million JobSpecs with their strings alone would be ~200 MB; the duplicate check's
   // fingerprints are 24 MB.
   EXPECT_LT(r.max_rss_kb, 100 * 1024);
+
+  // A dry run reads it twice (to check and plan, then to print), holding none of it either.
+  const auto dry = run_capped(1024, {"run", (dir / "big.csv").string(), "--dry-run", "--base-url", "https://127.0.0.1:9"},
+                              120, true);
+  ASSERT_EQ(dry.exit_code, 0) << dry.err.substr(0, 2000);
+  EXPECT_NE(dry.err.find("dry run: 1000000 jobs would be sent"), std::string::npos) << dry.err;
+  EXPECT_LT(dry.max_rss_kb, 100 * 1024);
 }
 
 TEST(Hardening, ALedgerLineOfTwoGibibytesIsRefusedQuickly) {

@@ -665,7 +665,7 @@ class History {
     p.transport = std::make_unique<SimTransport>(net_, p);
     if (!plan.todo.empty()) {
       append_run(*ledger, RunTarget{"https://sim.example", "bearer", std::nullopt});
-      for (const auto& spec : plan.job_records) append_job(*ledger, spec);
+      for (const std::size_t at : plan.job_records) append_job(*ledger, plan.todo[at].spec);
     }
     p.runner = std::make_unique<Runner>(options, *p.transport, *ledger, quiet_logger());
 
