@@ -182,6 +182,11 @@ def main(path):
                 "≤ 3 s", verdict(mw("validate") <= 3))
             row("4 Scale", f"`validate` {sj:,} jobs: peak RSS", f"{mr('validate'):.0f} MB", "≤ 200 MB",
                 verdict(mr("validate") <= 200))
+        if sc.get("validate_big"):
+            big = next((r for r in recs if r["kind"] == "scale_big"), {})
+            row("4 Scale", f"`validate` a {big.get('jobs', 0):,}-job CSV manifest ({big.get('manifest_bytes', 0) / 1e6:.0f} MB, "
+                "streamed): peak RSS", f"{mr('validate_big'):.0f} MB ({mw('validate_big'):.1f} s){rcs('validate_big')}",
+                "< 1 GB", verdict(mr("validate_big") < 1024 and not rcs("validate_big")))
         if sc.get("dryrun"):
             row("4 Scale", f"`run --dry-run` {sj:,} jobs (no ledger; {sj:,} requests printed to /dev/null): peak RSS",
                 f"{mr('dryrun'):.0f} MB ({mw('dryrun'):.2f} s){rcs('dryrun')}", "info")

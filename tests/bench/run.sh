@@ -8,7 +8,7 @@
 #   QUICK=1 bash tests/bench/run.sh         # small sizes, one run: a smoke test (~1 min)
 #
 # Knobs (environment): RUNS=3 JOBS=100000 CONC=64 PACE_RATE=200 PACE_SECONDS=30
-#   LAT_JOBS=20000 LAT_CONC=1000 LAT_MS=500 SCALE_JOBS=1000000 PIN=1 EMU_THREADS=1
+#   LAT_JOBS=20000 LAT_CONC=1000 LAT_MS=500 SCALE_JOBS=1000000 BIG_JOBS=10000000 PIN=1 EMU_THREADS=1
 #   TOOLS="batchcut batchcut-nosync wrk hey h2load curl" TRANSPORTS="http https"
 #   SECTIONS="throughput pacing latency scale track" BUILD_DIR=<repo>/build-bench
 #   TRACK_JOBS=10000 TRACK_RATE=500 TRACK_POLL=10s TRACK_ENCODE_MS=15000 (track.sh, alone too)
@@ -34,6 +34,7 @@ LAT_JOBS="${LAT_JOBS:-20000}"
 LAT_CONC="${LAT_CONC:-1000}"
 LAT_MS="${LAT_MS:-500}"
 SCALE_JOBS="${SCALE_JOBS:-1000000}"
+BIG_JOBS="${BIG_JOBS:-10000000}"
 PIN="${PIN:-1}"
 EMU_THREADS="${EMU_THREADS:-1}"
 TOOLS="${TOOLS:-batchcut batchcut-nosync wrk hey h2load curl}"
@@ -289,6 +290,7 @@ scale_one() {  # scale_one RUN WHAT
   local -a cmd
   case "$what" in
     validate) cmd=("$BC" validate "$WORK/scale.csv") ;;
+    validate_big) cmd=("$BC" validate "$WORK/big.csv") ;;
     dryrun)   cmd=("$BC" run "$WORK/scale.csv" --dry-run --ledger "$WORK/none.ledger.jsonl"
                    --base-url http://127.0.0.1:9) ;;
     # A resume where every job is already final: lock + read the ledger, read the
@@ -347,6 +349,12 @@ if has scale; then
   for run in $(seq "$RUNS"); do
     for what in validate dryrun resume status; do scale_one "$run" "$what"; done
   done
+  # The hardening target: BIG_JOBS (10 million) validated in under 1 GB, streamed.
+  log "scale: validate $BIG_JOBS jobs"
+  "${GEN[@]}" manifest "$BIG_JOBS" "$WORK/big.csv"
+  raw "$(printf '{"kind":"scale_big","jobs":%s,"manifest_bytes":%s}' "$BIG_JOBS" "$(stat -c %s "$WORK/big.csv")")"
+  for run in $(seq "$RUNS"); do scale_one "$run" validate_big; done
+  rm -f "$WORK/big.csv"
   CLIENT_PIN=("${saved_pin[@]}")
   [[ $(stat -c %s "$WORK/scale.ledger.jsonl") == "$size0" ]] || log "WARNING: resume changed the ledger"
 fi
