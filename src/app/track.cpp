@@ -86,6 +86,8 @@ TrackOutcome track_ledger(const TrackSettings& s, const RunCommand& c, const fs:
   if (c.concurrency < 1 || c.concurrency > 10000) return bad("--concurrency must be 1..10000");
   if (!(c.rate >= 0)) return bad("--rate must be >= 0 (0 means unlimited)");
   if (!(c.burst >= 1)) return bad("--burst must be >= 1");
+  if (!(c.max_retry_after_seconds >= 0) || c.max_retry_after_seconds > 86400)
+    return bad("--max-retry-after must be 0..86400 seconds");
   std::string url_error;
   const std::string manage_text = s.manage_base_url.value_or(
       known.target ? default_manage_base_for(known.target->base_url) : std::string(default_manage_base_url));
@@ -123,6 +125,7 @@ TrackOutcome track_ledger(const TrackSettings& s, const RunCommand& c, const fs:
   TransportOptions transport;
   transport.base = *manage;
   transport.ca_file = ca;
+  transport.verify_peer = !c.insecure;
   transport.authorization = authorization_value(scheme, *key);
   transport.loopback_only = !manage->tls && !c.allow_insecure_http;
   TrackOptions o;
@@ -135,6 +138,7 @@ TrackOutcome track_ledger(const TrackSettings& s, const RunCommand& c, const fs:
   o.request_timeout = std::chrono::milliseconds(static_cast<long long>(c.timeout_seconds * 1000));
   o.backoff.base = std::chrono::milliseconds(static_cast<long long>(c.backoff_base_seconds * 1000));
   o.backoff.cap = std::chrono::milliseconds(static_cast<long long>(c.backoff_cap_seconds * 1000));
+  o.backoff.max_retry_after = std::chrono::milliseconds(static_cast<long long>(c.max_retry_after_seconds * 1000));
   o.duration_tolerance_s = s.duration_tolerance_seconds;
   o.seed = c.seed;
 
@@ -142,7 +146,7 @@ TrackOutcome track_ledger(const TrackSettings& s, const RunCommand& c, const fs:
   // record, not 120. The first observation is compared with the ledger's latest.
   std::vector<std::optional<VodObservation>> last(items.size());
   for (std::size_t i = 0; i < items.size(); ++i)
-    if (const auto* j = known.find(items[i].spec)) last[i] = j->vod;
+    if (const auto* j = known.find(items[i].spec); j && j->vod) last[i] = *j->vod;
   std::vector<JobSpec> specs;
   specs.reserve(items.size());
   for (const auto& it : items) specs.push_back(it.spec);

@@ -731,7 +731,7 @@ void Folder::fold_vod(LineCheck& c) {
   v.http_status = static_cast<int>(status_code);
   v.error = error;
   v.ts = c.rec[f_ts].kind == Kind::string ? c.rec[f_ts].str : std::string();
-  r->vod = std::move(v);
+  r->vod = std::make_shared<const VodObservation>(std::move(v));
 }
 
 }  // namespace

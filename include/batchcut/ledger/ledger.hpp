@@ -44,6 +44,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -83,7 +84,9 @@ struct RunTarget {
 struct JobRecord {
   JobSpec spec;
   Lifecycle life;
-  std::optional<VodObservation> vod;  // the latest "vod" record of its VOD (batchcut track)
+  // The latest "vod" record of its VOD (batchcut track). Behind a pointer: most jobs of a
+  // big ledger have none, and inline it would cost every job ~150 bytes.
+  std::shared_ptr<const VodObservation> vod;
 };
 
 struct LedgerContents {
