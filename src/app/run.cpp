@@ -106,6 +106,7 @@ bool check_options(const RunCommand& c, std::ostream& err) {
   if (!(c.lookup_clock_skew_seconds >= 0) || c.lookup_clock_skew_seconds > 86400) bad("--lookup-clock-skew must be 0..86400 seconds");
   if (!(c.backoff_base_seconds > 0) || !(c.backoff_cap_seconds >= c.backoff_base_seconds))
     bad("--backoff-base must be > 0 and --backoff-cap >= --backoff-base");
+  if (!(c.max_retry_after_seconds >= 0) || c.max_retry_after_seconds > 86400) bad("--max-retry-after must be 0..86400 seconds");
   if (c.ca_file && !fs::exists(*c.ca_file)) bad("--ca-file " + c.ca_file->string() + " does not exist");
   if (c.replay_states.empty()) bad("--states names no state");
   if (c.base_url && c.base_url->empty()) bad("--base-url is empty");
@@ -520,6 +521,7 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   options.seed = c.seed;
   options.backoff.base = seconds_option(c.backoff_base_seconds);
   options.backoff.cap = seconds_option(c.backoff_cap_seconds);
+  options.backoff.max_retry_after = seconds_option(c.max_retry_after_seconds);
   options.reconcile = c.reconcile;
   options.reconcile_delay = seconds_option(c.reconcile_delay_seconds);
   // Lookups of a lost answer's VOD go to the manage API (vod/lookup.hpp).
@@ -537,6 +539,7 @@ int run_command(const RunCommand& c, std::ostream& out, std::ostream& err) {
   TransportOptions transport;
   transport.base = *base;
   if (target->ca_file) transport.ca_file = fs::path(*target->ca_file);
+  transport.verify_peer = !c.insecure;
   transport.authorization =
       authorization_value(target->auth_scheme == "raw" ? AuthScheme::raw : AuthScheme::bearer, *key);
   transport.loopback_only = !base->tls && !c.allow_insecure_http;

@@ -84,6 +84,8 @@ void add_pacing_options(CLI::App* cmd, RunCommand& run) {
 void add_key_options(CLI::App* cmd, RunCommand& run, RunFlags& flags) {
   cmd->add_option("--ca-file", run.ca_file, "PEM file of extra trusted CAs (default: the ledger's)");
   cmd->add_flag("--allow-insecure-http", run.allow_insecure_http, "Allow http:// to a host other than loopback (sends the key in clear)");
+  cmd->add_flag("--insecure", run.insecure,
+                "Do not verify the server's certificate (warns on every run; command line only)");
   cmd->add_option("--auth-scheme", flags.auth_scheme,
                   "Authorization: 'Bearer KEY' (bearer) or 'KEY' (raw); default: the ledger's, else bearer")
       ->check(CLI::IsMember({"bearer", "raw"}));
@@ -93,6 +95,9 @@ void add_key_options(CLI::App* cmd, RunCommand& run, RunFlags& flags) {
 void add_backoff_options(CLI::App* cmd, RunCommand& run) {
   cmd->add_option("--backoff-base", run.backoff_base_seconds, "Seconds: first retry waits up to this (full jitter)")->capture_default_str();
   cmd->add_option("--backoff-cap", run.backoff_cap_seconds, "Seconds: no retry waits longer (except for Retry-After)")->capture_default_str();
+  cmd->add_option("--max-retry-after", run.max_retry_after_seconds,
+                  "Seconds: the longest Retry-After honoured; a longer one is a failed attempt, not a pause")
+      ->capture_default_str();
   cmd->add_option("--seed", run.seed, "Seed for the backoff jitter (0: random)")->capture_default_str();
 }
 
@@ -157,6 +162,9 @@ void add_run_options(CLI::App* cmd, RunCommand& run, RunFlags& flags) {
 
 // Returns false (with a message) when a converted flag is bad.
 bool finish_run_options(RunCommand& run, const RunFlags& flags) {
+  if (run.insecure)  // every run, on stderr, whatever the log level
+    std::cerr << "batchcut: WARNING: --insecure: the server's certificate is not verified; anyone on the way "
+                 "can pose as the server and read the API key\n";
   if (!flags.auth_scheme.empty()) run.auth_scheme = parse_auth_scheme(flags.auth_scheme);
   if (flags.no_sync) run.ledger_sync = LedgerSync::none;
   run.reconcile = !flags.no_reconcile;

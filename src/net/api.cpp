@@ -276,18 +276,21 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
   while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
   if (value.empty()) return std::nullopt;
+  // Anything past a day is read as a day (more likely a bug than a wish); the caller's
+  // --max-retry-after decides what to do with a long one.
+  constexpr long long day = 86400;
   long long seconds = 0;
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-  if (ec == std::errc{} && end == value.data() + value.size()) {
-    if (seconds < 0) return std::nullopt;
-    // A day is plenty; a larger value is more likely a bug than a wish.
-    seconds = std::min<long long>(seconds, 86400);
-    return std::chrono::seconds(seconds);
+  if (end == value.data() + value.size() && value.front() != '-') {
+    if (ec == std::errc{}) return std::chrono::seconds(std::min(seconds, day));
+    if (ec == std::errc::result_out_of_range) return std::chrono::seconds(day);  // all digits, huge
   }
   if (auto date = parse_http_date(value)) {
-    auto delta = std::chrono::duration_cast<std::chrono::milliseconds>(*date - now);
-    if (delta.count() < 0) delta = std::chrono::milliseconds(0);
-    return std::min<std::chrono::milliseconds>(delta, std::chrono::hours(24));
+    // In whole seconds: a date far in the future must not overflow a nanosecond clock.
+    const auto now_s = std::chrono::floor<std::chrono::seconds>(now).time_since_epoch().count();
+    const long long delta = date->time_since_epoch().count() - now_s;
+    if (delta <= 0) return std::chrono::milliseconds(0);
+    return std::chrono::seconds(std::min(delta, day));
   }
   return std::nullopt;
 }

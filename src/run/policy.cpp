@@ -6,6 +6,12 @@
 
 namespace batchcut {
 
+std::optional<std::chrono::milliseconds> honoured_retry_after(const BackoffPolicy& policy,
+                                                              std::optional<std::chrono::milliseconds> retry_after) {
+  if (retry_after && *retry_after > policy.max_retry_after) return std::nullopt;
+  return retry_after;
+}
+
 std::chrono::milliseconds backoff_delay(const BackoffPolicy& policy, int retry, double u01,
                                         std::optional<std::chrono::milliseconds> retry_after) {
   using std::chrono::milliseconds;
@@ -15,6 +21,7 @@ std::chrono::milliseconds backoff_delay(const BackoffPolicy& policy, int retry, 
   const double ceiling = std::min(cap, base * std::exp2(std::max(0, retry - 1)));
   u01 = std::clamp(u01, 0.0, 1.0);
   auto delay = milliseconds(static_cast<long long>(ceiling * u01));
+  retry_after = honoured_retry_after(policy, retry_after);
   if (retry_after && *retry_after > delay) delay = *retry_after;
   return delay;
 }

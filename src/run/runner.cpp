@@ -231,7 +231,7 @@ double RunSummary::achieved_rate() const {
 
 static FatalCause fatal_cause(const AttemptResult& r) {
   if (r.status == 401) return FatalCause::unauthorized;
-  if (r.error == TransportError::tls_verify) return FatalCause::certificate;
+  if (r.error == TransportError::tls_verify) return r.name_mismatch ? FatalCause::wrong_host : FatalCause::certificate;
   return FatalCause::internal;
 }
 
@@ -474,6 +474,23 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     log_->debug("server asked to wait: pausing all workers for {} ms", for_how_long.count());
   }
 
+  // classify(), with a Retry-After longer than --max-retry-after dropped: that answer is a
+  // failed attempt like any other (backoff, counted against --max-attempts), not a pause.
+  Classification classified(const AttemptResult& result) {
+    Classification c = classify(result);
+    if (c.retry_after && !honoured_retry_after(options_.backoff, c.retry_after)) {
+      if (!warned_long_retry_after_)
+        log_->warn("the server asked to wait {} s (Retry-After), longer than --max-retry-after ({} s): "
+                   "such answers count as failed attempts, not pauses (warned once)",
+                   std::chrono::duration_cast<std::chrono::seconds>(*c.retry_after).count(),
+                   std::chrono::duration_cast<std::chrono::seconds>(options_.backoff.max_retry_after).count());
+      warned_long_retry_after_ = true;
+      c.error += " (Retry-After over --max-retry-after)";
+      c.retry_after.reset();
+    }
+    return c;
+  }
+
   // A 429 or 503 slows everyone down (AIMD) and honours Retry-After for everyone.
   void on_pushback(int http_status, const Classification& c) {
     if (http_status != 429 && http_status != 503) return;
@@ -573,7 +590,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     const AttemptResult result =
         co_await sent(job.spec.kind == JobKind::clip ? RequestKind::clip : RequestKind::cut, *lease.connection, request);
     lease.give_back();
-    const Classification c = classify(result);
+    const Classification c = classified(result);
     p.last_cause = retry_cause(result.status, result.error == TransportError::none ? "" : to_string(result.error));
     const auto seq = apply(idx, CutAnswer{number, cut_verdict(c), result.status, c.video_public_id, c.error,
                                           c.messages, std::chrono::duration_cast<milliseconds>(result.elapsed).count()});
@@ -617,7 +634,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     lease.give_back();
     std::optional<bool> can;
     if (result.error == TransportError::none && result.status == 200) can = parse_can_stop_and_cut(result.body);
-    const Classification c = classify(result);  // for its error text and the fatal cases
+    const Classification c = classified(result);  // for its error text and the fatal cases
     const ReadVerdict verdict = can ? (*can ? ReadVerdict::can_stop : ReadVerdict::stopped) : ReadVerdict::unreadable;
     const auto seq = apply(idx, ReadAnswer{number, verdict, result.status, can ? "" : c.error,
                                            std::chrono::duration_cast<milliseconds>(result.elapsed).count(),
@@ -658,7 +675,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
     const HttpRequest request{false, lookup_target(options_.manage_base.value_or(options_.base), query), {}};
     const AttemptResult result = co_await sent(RequestKind::lookup, *lease.connection, request);
     lease.give_back();
-    const Classification c = classify(result);  // for the error text and the pushback
+    const Classification c = classified(result);  // for the error text and the pushback
     LookupResult found = result.error == TransportError::none
                              ? match_lookup(result.status, result.body, query)
                              : LookupResult{LookupVerdict::unreadable, {}, 0, c.error};
@@ -916,6 +933,7 @@ class Runner::Impl : public std::enable_shared_from_this<Impl> {
   int workers_left_ = 0;
   bool stopping_ = false;
   bool finished_ = false;
+  bool warned_long_retry_after_ = false;
   steady_time started_{};
   RunSummary summary_;
   std::function<void(RunSummary)> done_;

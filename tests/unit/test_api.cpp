@@ -234,6 +234,16 @@ TEST(Classify, RetryAfterAsHttpDateIsRelativeToNow) {
   EXPECT_FALSE(classify(answer(429, "", "-3")).retry_after);
 }
 
+TEST(Classify, RetryAfterPastADayIsReadAsADayWithoutOverflow) {
+  const auto now = std::chrono::system_clock::now();
+  EXPECT_EQ(*parse_retry_after("999999999", now), 24h);
+  EXPECT_EQ(*parse_retry_after("99999999999999999999999999", now), 24h);  // past long long
+  EXPECT_EQ(*parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now), 24h);  // past a ns clock
+  EXPECT_EQ(*parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", now), 0s);
+  EXPECT_FALSE(parse_retry_after("-99999999999999999999999999", now));
+  EXPECT_FALSE(parse_retry_after("12abc", now));
+}
+
 TEST(Classify, TransportFailuresAreAmbiguousOnlyOnceTheRequestLeft) {
   for (auto e : {TransportError::connect, TransportError::resolve, TransportError::tls_handshake,
                  TransportError::write}) {

@@ -186,3 +186,16 @@ TEST(HaltPolicyTest, RateIsJudgedOverAFullSlidingWindow) {
   EXPECT_TRUE(g.record(true));   // pushes out an S: 5 of 10
 
 }
+
+TEST(Backoff, ARetryAfterOverTheCapIsNotHonoured) {
+  using namespace std::chrono_literals;
+  BackoffPolicy p;
+  p.base = 100ms;
+  p.cap = 1000ms;
+  p.max_retry_after = 60s;
+  EXPECT_EQ(honoured_retry_after(p, 60s), std::optional<std::chrono::milliseconds>(60s));
+  EXPECT_FALSE(honoured_retry_after(p, 61s));
+  EXPECT_FALSE(honoured_retry_after(p, std::nullopt));
+  EXPECT_EQ(backoff_delay(p, 1, 0.5, 30s), 30s);           // a floor, under the cap
+  EXPECT_EQ(backoff_delay(p, 1, 0.5, 24h), 50ms);          // over it: the plain backoff
+}

@@ -59,6 +59,7 @@ struct RunCommand {
   double expected_latency_seconds = 1;  // the plan's guess at one request's round trip
   bool allow_changed = false;
   bool allow_insecure_http = false;  // http:// to a host other than loopback
+  bool insecure = false;             // TLS without certificate checks (warned on every run)
   LedgerSync ledger_sync = LedgerSync::group_commit;
   std::uint64_t seed = 0;
   bool reconcile = true;
@@ -72,6 +73,7 @@ struct RunCommand {
   double drain_timeout_seconds = 30;
   double backoff_base_seconds = 0.5;
   double backoff_cap_seconds = 30;
+  double max_retry_after_seconds = 600;  // a longer Retry-After is a failed attempt, not a pause
   bool handle_signals = true;
   // Set by the demo and tests instead of VP_API_KEY / --api-key-file.
   std::optional<std::string> api_key_override;

@@ -15,11 +15,19 @@ using steady_time = std::chrono::steady_clock::time_point;
 struct BackoffPolicy {
   std::chrono::milliseconds base{500};
   std::chrono::milliseconds cap{30000};
+  // The longest Retry-After honoured (--max-retry-after). Past it, the answer is a failed
+  // attempt like any other: one proxy's "come back tomorrow" must not stall a night's run.
+  std::chrono::milliseconds max_retry_after{std::chrono::minutes(10)};
 };
 
+// A server's Retry-After as the policy honours it: nullopt when there is none, or when it
+// is longer than max_retry_after.
+std::optional<std::chrono::milliseconds> honoured_retry_after(const BackoffPolicy& policy,
+                                                              std::optional<std::chrono::milliseconds> retry_after);
+
 // Full jitter (AWS): a uniform draw in [0, min(cap, base * 2^(retry-1))), where `retry` is
-// 1 for the first retry. `u01` is the random draw in [0, 1). A server's Retry-After is a
-// floor: the wait is never shorter than it.
+// 1 for the first retry. `u01` is the random draw in [0, 1). A server's Retry-After, when
+// honoured, is a floor: the wait is never shorter than it.
 std::chrono::milliseconds backoff_delay(const BackoffPolicy& policy, int retry, double u01,
                                         std::optional<std::chrono::milliseconds> retry_after = {});
 
