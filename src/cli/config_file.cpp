@@ -30,6 +30,12 @@ bool names_api_key(std::string key) {
   return key == "apikey" || key == "vpapikey";
 }
 
+// Options that turn a safety off are taken from the command line only, where each run shows
+// them: a config file or a variable set once would hide them from every run after.
+bool command_line_only(const std::string& key) { return key == "insecure"; }
+constexpr const char* command_line_only_why =
+    "only on the command line: turning certificate checks off must be visible in each run's command";
+
 bool takes_config(const CLI::App* cmd) { return cmd->get_option_no_throw(config_option) != nullptr; }
 
 bool is_flag(const CLI::Option& o) { return o.get_expected_max() == 0; }
@@ -215,6 +221,10 @@ std::vector<Setting> read_file_layer(const std::string& file, CLI::App* app, CLI
       add("the key itself is never read from the config file; use api-key-file or VP_API_KEY");
       continue;
     }
+    if (command_line_only(key)) {
+      add(command_line_only_why);
+      continue;
+    }
     if (is_meta(key)) {
       add(key == "config" ? "a config file cannot name another; use --config or BATCHCUT_CONFIG"
                           : "not an option a config file can set");
@@ -305,6 +315,10 @@ Layers parse_layered(CLI::App& app, int argc, const char* const* argv, const Get
       const std::string var = env_name(key);
       const auto v = getenv(var);
       if (!v || v->empty()) continue;  // empty: not set
+      if (command_line_only(key)) {
+        problems.push_back({var, 0, "", command_line_only_why});
+        continue;
+      }
       auto& supplied = layers.supplied_[o];
       supplied.env_results += to_arguments({o, key, {*v}, var, 0}, layered, problems);
       supplied.env_where = var;

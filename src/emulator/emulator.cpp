@@ -128,15 +128,23 @@ class Emulator::Impl {
 void Emulator::Impl::setup_tls() {
   if (opt_.tls == EmulatorTls::none) return;
   ssl_ = std::make_unique<ssl::context>(ssl::context::tls_server);
-  ssl_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                    ssl::context::no_tlsv1_1);
+  if (opt_.tls_legacy_only) {
+    SSL_CTX* ctx = ssl_->native_handle();
+    SSL_CTX_set_security_level(ctx, 0);  // TLS 1.0/1.1 sign with SHA-1
+    SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
+    SSL_CTX_set_max_proto_version(ctx, TLS1_1_VERSION);
+    SSL_CTX_set_cipher_list(ctx, "DEFAULT:@SECLEVEL=0");
+  } else {
+    ssl_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                      ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                      ssl::context::no_tlsv1_1);
+  }
   try {
     if (opt_.tls == EmulatorTls::files) {
       ssl_->use_certificate_chain_file(opt_.tls_cert.string());
       ssl_->use_private_key_file(opt_.tls_key.string(), ssl::context::pem);
     } else {
-      const detail::SelfSignedTls tls = detail::make_self_signed_tls();
+      const detail::SelfSignedTls tls = detail::make_self_signed_tls(std::chrono::hours(24 * 30), opt_.tls_alt_names);
       ssl_->use_certificate_chain(asio::buffer(tls.server_cert_pem));
       ssl_->use_private_key(asio::buffer(tls.server_key_pem), ssl::context::pem);
       ca_pem_ = tls.ca_cert_pem;

@@ -57,7 +57,7 @@ void add_ext(X509* cert, X509* issuer, int nid, const char* value) {
 }
 
 x509_ptr make_cert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_key,
-                   long validity_seconds) {
+                   long validity_seconds, const std::string& alt_names) {
   x509_ptr cert(X509_new());
   if (!cert) fail("X509_new");
   check(X509_set_version(cert.get(), 2), "X509_set_version");  // v3
@@ -88,7 +88,7 @@ x509_ptr make_cert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer
     add_ext(cert.get(), signer, NID_basic_constraints, "critical,CA:FALSE");
     add_ext(cert.get(), signer, NID_key_usage, "critical,digitalSignature,keyEncipherment");
     add_ext(cert.get(), signer, NID_ext_key_usage, "serverAuth");
-    add_ext(cert.get(), signer, NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost,IP:::1");
+    add_ext(cert.get(), signer, NID_subject_alt_name, alt_names.c_str());
     add_ext(cert.get(), signer, NID_subject_key_identifier, "hash");
     add_ext(cert.get(), signer, NID_authority_key_identifier, "keyid:always");
   }
@@ -119,12 +119,12 @@ std::string key_pem(EVP_PKEY* key) {
 
 }  // namespace
 
-SelfSignedTls make_self_signed_tls(std::chrono::hours validity) {
+SelfSignedTls make_self_signed_tls(std::chrono::hours validity, const std::string& alt_names) {
   const long seconds = static_cast<long>(std::chrono::seconds(validity).count());
   pkey_ptr ca_key = make_key();
-  x509_ptr ca = make_cert(ca_key.get(), "vp-emulator test CA", nullptr, ca_key.get(), seconds);
+  x509_ptr ca = make_cert(ca_key.get(), "vp-emulator test CA", nullptr, ca_key.get(), seconds, "");
   pkey_ptr server_key = make_key();
-  x509_ptr server = make_cert(server_key.get(), "localhost", ca.get(), ca_key.get(), seconds);
+  x509_ptr server = make_cert(server_key.get(), "localhost", ca.get(), ca_key.get(), seconds, alt_names);
   SelfSignedTls out;
   out.ca_cert_pem = cert_pem(ca.get());
   out.server_cert_pem = cert_pem(server.get()) + out.ca_cert_pem;

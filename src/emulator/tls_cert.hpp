@@ -14,6 +14,8 @@ struct SelfSignedTls {
 };
 
 // Throws std::runtime_error with OpenSSL's message on failure.
-SelfSignedTls make_self_signed_tls(std::chrono::hours validity = std::chrono::hours(24 * 30));
+// `alt_names`: the server certificate's subjectAltName, e.g. "IP:127.0.0.1,DNS:localhost".
+SelfSignedTls make_self_signed_tls(std::chrono::hours validity = std::chrono::hours(24 * 30),
+                                   const std::string& alt_names = "IP:127.0.0.1,DNS:localhost,IP:::1");
 
 }  // namespace batchcut::detail

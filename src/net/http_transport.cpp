@@ -1,5 +1,6 @@
 // The real transport: Beast HTTP/1.1 over TCP or TLS, one keep-alive stream per Connection.
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <boost/beast/ssl.hpp>
 #include <variant>
 
+#include "batchcut/net/http_read.hpp"
 #include "batchcut/net/loopback.hpp"
 #include "batchcut/net/transport.hpp"
 
@@ -35,6 +37,14 @@ bool is_ip_literal(const std::string& host) {
   boost::system::error_code ec;
   asio::ip::make_address(host, ec);
   return !ec;
+}
+
+// Tells OpenSSL the name the peer's certificate must carry: an IP address for an IP literal
+// (its iPAddress entries), else the host name (its dNSName entries, no partial wildcards).
+bool check_peer_name(SSL* ssl, const std::string& host) {
+  if (is_ip_literal(host)) return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str()) == 1;
+  SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  return SSL_set1_host(ssl, host.c_str()) == 1;
 }
 
 // Why a request target cannot go on the request line as it is, or nullptr when it can: only
@@ -59,6 +69,13 @@ const char* target_refusal(std::string_view target) {
 bool is_verify_failure(const boost::system::error_code& ec) {
   if (ec.category() != asio::error::get_ssl_category()) return false;
   return ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_CERTIFICATE_VERIFY_FAILED;
+}
+
+// The two sides share no TLS version: the server offers only TLS 1.0/1.1 (or older).
+bool is_protocol_version_failure(const boost::system::error_code& ec) {
+  if (ec.category() != asio::error::get_ssl_category()) return false;
+  const int reason = ERR_GET_REASON(static_cast<unsigned long>(ec.value()));
+  return reason == SSL_R_TLSV1_ALERT_PROTOCOL_VERSION || reason == SSL_R_UNSUPPORTED_PROTOCOL;
 }
 
 class HttpTransport;
@@ -105,9 +122,12 @@ class HttpTransport final : public Transport {
         options_(std::move(options)),
         tls_context_(ssl::context::tls_client) {
     if (options_.base.tls) {
+      // TLS 1.2 or later, whatever the system's OpenSSL configuration allows.
       tls_context_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                                ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
                                ssl::context::no_tlsv1_1);
+      if (SSL_CTX_set_min_proto_version(tls_context_.native_handle(), TLS1_2_VERSION) != 1)
+        throw std::runtime_error("cannot require TLS 1.2 or later");
       tls_context_.set_default_verify_paths();
       if (options_.ca_file) {
         boost::system::error_code ec;
@@ -116,7 +136,7 @@ class HttpTransport final : public Transport {
           throw std::runtime_error("cannot load CA file " + options_.ca_file->string() + ": " +
                                    ec.message());
       }
-      tls_context_.set_verify_mode(ssl::verify_peer);
+      tls_context_.set_verify_mode(options_.verify_peer ? ssl::verify_peer : ssl::verify_none);
     }
   }
 
@@ -226,16 +246,25 @@ asio::awaitable<bool> HttpConnection::ensure_connected(deadline_t deadline, Atte
       close();
       co_return false;
     }
-    tls_->set_verify_callback(ssl::host_name_verification(opts.base.host));
+    // The name is checked by OpenSSL itself during verification (not by a callback), so a
+    // certificate for another host fails as X509_V_ERR_HOSTNAME_MISMATCH: "hostname mismatch".
+    if (opts.verify_peer && !check_peer_name(tls_->native_handle(), opts.base.host)) {
+      r.error = TransportError::tls_handshake;
+      r.error_text = "cannot set the host name to verify";
+      close();
+      co_return false;
+    }
     lowest().expires_at(deadline);
     auto [hs_ec] = co_await tls_->async_handshake(ssl::stream_base::client, token);
     if (hs_ec) {
       r.error = is_verify_failure(hs_ec) ? TransportError::tls_verify : TransportError::tls_handshake;
       r.error_text = "TLS handshake with " + opts.base.host_header() + ": " + hs_ec.message();
+      if (is_protocol_version_failure(hs_ec)) r.error_text += " (batchcut speaks TLS 1.2 or later only)";
       if (r.error == TransportError::tls_verify) {
         const long verify = SSL_get_verify_result(tls_->native_handle());
         if (verify != X509_V_OK)
           r.error_text += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+        r.name_mismatch = verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH;
       }
       close();
       co_return false;
@@ -289,47 +318,9 @@ asio::awaitable<void> HttpConnection::exchange(Stream& stream, const HttpRequest
   }
   r.request_sent = true;
 
-  // Read the answer, with a cap on its body. An interim 1xx answer (100 Continue, 101
-  // Switching Protocols, 103 Early Hints) is not the answer: read on, or its real answer
-  // would be left on the connection for the next job to take as its own. A 101 is skipped
-  // too: we asked for no upgrade, and only a final status says whether the cut happened.
-  std::optional<http::response_parser<http::string_body>> parser_storage;
-  boost::system::error_code read_ec;
-  for (;;) {
-    parser_storage.emplace();
-    parser_storage->header_limit(opts.max_header);
-    parser_storage->body_limit(opts.max_body);
-    auto [ec, read] = co_await http::async_read(stream, buffer_, *parser_storage, token);
-    read_ec = ec;
-    const unsigned status = parser_storage->is_header_done() ? parser_storage->get().result_int() : 0;
-    if (read_ec || status < 100 || status >= 200) break;
-  }
-  auto& parser = *parser_storage;
-  if (parser.is_header_done()) {
-    r.status = static_cast<int>(parser.get().result_int());
-    if (auto it = parser.get().find(http::field::retry_after); it != parser.get().end())
-      r.retry_after = std::string(it->value());
-  }
-  if (read_ec) {
-    if (read_ec == beast::error::timeout)
-      r.error = TransportError::timeout;
-    else if (read_ec == http::error::body_limit)
-      r.error = TransportError::too_large;
-    else if (read_ec == http::error::end_of_stream || read_ec == asio::error::eof ||
-             read_ec == asio::error::connection_reset || read_ec == http::error::partial_message ||
-             read_ec == ssl::error::stream_truncated)
-      r.error = TransportError::closed;
-    else
-      r.error = TransportError::protocol;
-    r.error_text = "read: " + read_ec.message();
-    // Keep what arrived: a header without its body still says something.
-    if (parser.is_header_done()) r.body = std::move(parser.get().body());
-    close();
-    co_return;
-  }
-  r.body = std::move(parser.get().body());
-  // Stray bytes after the answer are caught before the next request (idle_and_clean).
-  if (!parser.get().keep_alive()) close();
+  // Read the answer, with caps on its header and body (http_read.hpp). Stray bytes after it
+  // are caught before the next request (idle_and_clean).
+  if (!co_await read_answer(stream, buffer_, {opts.max_header, opts.max_body}, r)) close();
 }
 
 asio::awaitable<AttemptResult> HttpConnection::round_trip(const HttpRequest& request,

@@ -83,6 +83,9 @@ std::vector<std::string> next_steps(const RunReport& r) {
         steps.push_back("the API refused the key (HTTP 401): check VP_API_KEY or --api-key-file, then run again: " + again);
       else if (r.run.fatal == FatalCause::certificate)
         steps.push_back("the server's certificate did not verify; if it uses a private CA, add --ca-file CA.pem, then run again: " + again);
+      else if (r.run.fatal == FatalCause::wrong_host)
+        steps.push_back("the server's certificate is for another host name (hostname mismatch): check --base-url "
+                        "(batchcut sends the key only to a server whose certificate names it), then run again: " + again);
       else
         steps.push_back("batchcut stopped on an internal error (please report it with the log); run again to resume: " + again);
       break;

@@ -66,6 +66,11 @@ struct EmulatorOptions {
   EmulatorTls tls = EmulatorTls::none;
   std::filesystem::path tls_cert, tls_key;  // for EmulatorTls::files
   std::optional<std::filesystem::path> ca_out;  // self_signed: where to write the CA PEM
+  // self_signed: the names the server's certificate carries (OpenSSL subjectAltName syntax);
+  // tests give it another name to prove clients refuse it.
+  std::string tls_alt_names = "IP:127.0.0.1,DNS:localhost,IP:::1";
+  // Speak only TLS 1.0 and 1.1 (with the old ciphers they need): proves clients refuse them.
+  bool tls_legacy_only = false;
   std::optional<std::filesystem::path> record;  // one JSON line per request
   int threads = 1;
   EmulatorFaults faults;

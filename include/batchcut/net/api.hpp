@@ -78,6 +78,9 @@ struct AttemptResult {
   std::string body;
   std::string retry_after;    // the Retry-After header, verbatim
   std::string error_text;     // detail for logs and the ledger
+  // tls_verify because the certificate names another host: a wrong --base-url (or a
+  // proxy in the way), not a missing CA.
+  bool name_mismatch = false;
   std::chrono::microseconds elapsed{0};
 };
 

@@ -42,6 +42,8 @@ class Transport {
 struct TransportOptions {
   BaseUrl base;
   std::optional<std::filesystem::path> ca_file;  // trusted in addition to the system store
+  // Off only by --insecure: no chain and no name check (the run warns each time).
+  bool verify_peer = true;
   std::string authorization;  // the full header value; never logged
   std::size_t max_body = 1 << 20;  // answers with a larger body are cut off (too_large)
   // Answers with larger headers are refused (protocol). Beast's 8 KiB default is too small:

@@ -66,8 +66,9 @@ struct RunOptions {
 };
 
 enum class StopReason { none, fatal, halted, deadline, signal, ledger };
-// What made a fatal stop: the key refused (401), the certificate, or a bug.
-enum class FatalCause { none, unauthorized, certificate, internal };
+// What made a fatal stop: the key refused (401), the certificate (untrusted, or for another
+// host), or a bug.
+enum class FatalCause { none, unauthorized, certificate, wrong_host, internal };
 
 // A job handed to the runner: its spec and what the ledger knows of it. A request the ledger
 // shows out is taken as Interrupted (the caller holds the ledger's lock: its run is gone).
